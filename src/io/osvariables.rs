@@ -1,0 +1,18 @@
+//! Environment variables Bullpen reads (all prefixed `BULLPEN_`).
+
+use std::path::PathBuf;
+
+/// Root of Bullpen's state: models, indexes, registries, runs.
+pub const HOME_VAR: &str = "BULLPEN_HOME";
+/// Prefix of settings overrides from the environment (`BULLPEN_JOB__PROFILE=local`).
+pub const SETTINGS_PREFIX: &str = "BULLPEN_";
+/// Separator of key paths in settings overrides from the environment.
+pub const SETTINGS_SEPARATOR: &str = "__";
+
+/// `BULLPEN_HOME`, else the user's data directory + `/bullpen`, else `./.bullpen`.
+pub fn bullpen_home() -> PathBuf {
+    match std::env::var_os(HOME_VAR) {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => dirs::data_dir().map(|d| d.join("bullpen")).unwrap_or_else(|| PathBuf::from(".bullpen")),
+    }
+}

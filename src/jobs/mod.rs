@@ -1,0 +1,44 @@
+//! Jobs: one module per job kind, run through the same lifecycle ([`run`]): the
+//! services start, the job runs with a [`JobContext`], the services stop in reverse
+//! order (also when the job fails).
+
+pub mod base;
+pub mod chat;
+pub mod inference;
+pub mod models;
+
+pub use base::{Job, JobContext, JobError};
+
+use crate::io::services::{default_services, run_with_services};
+use crate::settings::{JobSettings, Settings};
+
+/// The behaviour of a job's settings.
+pub fn job(settings: &JobSettings) -> &dyn Job {
+    match settings {
+        JobSettings::ChatJob(job) => job,
+        JobSettings::InferenceJob(job) => job,
+        JobSettings::PullModelsJob(job) => job,
+    }
+}
+
+/// Run the job of `settings` under `BULLPEN_HOME`, with the default services.
+pub async fn run(settings: Settings) -> Result<(), JobError> {
+    let ctx = JobContext::new(&settings);
+    run_in(&settings, &ctx).await
+}
+
+/// Run the job of `settings` with the given context, with the default services.
+pub async fn run_in(settings: &Settings, ctx: &JobContext) -> Result<(), JobError> {
+    let mut services = default_services(&settings.logging);
+    let kind = settings.job.kind();
+    run_with_services(&mut services, async {
+        tracing::info!(kind, home = %ctx.home.display(), "job started");
+        let result = job(&settings.job).run(ctx).await;
+        match &result {
+            Ok(()) => tracing::info!(kind, "job finished"),
+            Err(error) => tracing::debug!(kind, %error, "job failed"),
+        }
+        result
+    })
+    .await
+}

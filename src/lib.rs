@@ -1,0 +1,14 @@
+//! Bullpen: LLM analyst agents for financial research.
+//!
+//! Package map (see ARCHITECTURE.md): [`core`] (schemas, model descriptors),
+//! [`io`] (configs, environment, services), [`llm`] (the pluggable LLM layer),
+//! [`jobs`] (one module per job kind), [`settings`] (the tagged enum of jobs),
+//! [`utils`] (signers, …) and [`scripts`] (the CLI).
+
+pub mod core;
+pub mod io;
+pub mod jobs;
+pub mod llm;
+pub mod scripts;
+pub mod settings;
+pub mod utils;

@@ -1,0 +1,433 @@
+//! Sentence embeddings for BERT-family models (MiniLM, BGE-small, …) with candle and the
+//! tokenizers crate.
+//!
+//! The pipeline reproduces sentence-transformers' `Transformer → Pooling(mean) → Normalize`:
+//! tokenize (truncating to `max_length` tokens, special tokens included), run the BERT
+//! encoder, average the last hidden states over the attention mask, L2-normalise.
+//!
+//! Texts are tokenized once, sorted by token count (longest first, as sentence-transformers
+//! does) and cut into batches of `batch_size`; each batch is padded to its longest member
+//! (`BatchLongest`), so padding stays small, and the vectors are returned in input order.
+//! Padded positions are masked out of attention and pooling, so a text's vector does not
+//! depend on the batch it is in (up to float rounding).
+//!
+//! Threads: the forward pass runs in candle's CPU thread pool (`Device::with_context`), one
+//! thread per physical core by default; `RAYON_NUM_THREADS` (matmuls) and
+//! `CANDLE_NUM_THREADS` (element-wise kernels) override it. Both are read once per process.
+//! [`Embedder::embed`] runs on tokio's blocking pool so it never stalls the async runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::utils::padding::{PaddingDirection, PaddingParams, PaddingStrategy, pad_encodings};
+use tokenizers::utils::truncation::{TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{Encoding, PostProcessor, Tokenizer};
+
+use super::{Embedder, Embeddings, LlmError};
+
+/// The files a model directory must hold.
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+const PROVIDER: &str = "candle";
+
+/// A BERT-family sentence embedding model loaded in this process.
+///
+/// Cheap to share: the model and tokenizer sit behind an [`Arc`], and concurrent
+/// [`embed`](Embedder::embed) calls run in parallel on tokio's blocking pool.
+#[derive(Clone)]
+pub struct CandleEmbedder {
+    name: String,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    padding: PaddingParams,
+    device: Device,
+    dimension: usize,
+    batch_size: usize,
+    max_length: usize,
+}
+
+impl std::fmt::Debug for CandleEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CandleEmbedder")
+            .field("name", &self.name)
+            .field("dimension", &self.inner.dimension)
+            .field("batch_size", &self.inner.batch_size)
+            .field("max_length", &self.inner.max_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CandleEmbedder {
+    /// Load a model from `dir`, which must hold `config.json` (a BERT config),
+    /// `model.safetensors` (memory-mapped) and `tokenizer.json`.
+    ///
+    /// `name` is what [`Embedder::name`] reports; `batch_size` texts go through one forward
+    /// pass; inputs are truncated to `max_length` tokens (special tokens included, at most
+    /// the model's `max_position_embeddings`).
+    ///
+    /// This reads and maps files: from async code prefer [`CandleEmbedder::load_async`].
+    pub fn load(dir: &Path, name: &str, batch_size: usize, max_length: usize) -> Result<Self, LlmError> {
+        let load_err = |reason: String| LlmError::Load { model: name.to_string(), reason };
+        if batch_size == 0 {
+            return Err(load_err("batch_size must be at least 1".to_string()));
+        }
+        if !dir.is_dir() {
+            return Err(load_err(format!("model directory {} does not exist", dir.display())));
+        }
+        let missing: Vec<&str> = [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE]
+            .into_iter()
+            .filter(|f| !dir.join(f).is_file())
+            .collect();
+        if !missing.is_empty() {
+            return Err(load_err(format!(
+                "{} missing {} (a BERT model directory needs {CONFIG_FILE}, {WEIGHTS_FILE} and {TOKENIZER_FILE})",
+                dir.display(),
+                missing.join(", ")
+            )));
+        }
+
+        let config_path = dir.join(CONFIG_FILE);
+        let config_text = std::fs::read_to_string(&config_path)
+            .map_err(|e| load_err(format!("cannot read {}: {e}", config_path.display())))?;
+        let config: Config = serde_json::from_str(&config_text)
+            .map_err(|e| load_err(format!("{} is not a valid BERT config: {e}", config_path.display())))?;
+
+        let tokenizer_path = dir.join(TOKENIZER_FILE);
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| load_err(format!("{} is not a valid tokenizer: {e}", tokenizer_path.display())))?;
+        let special = tokenizer.get_post_processor().map_or(0, |p| p.added_tokens(false));
+        if max_length <= special || max_length > config.max_position_embeddings {
+            return Err(load_err(format!(
+                "max_length {max_length} must be between {} and the model's max_position_embeddings ({})",
+                special + 1,
+                config.max_position_embeddings
+            )));
+        }
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| load_err(format!("cannot truncate to {max_length} tokens: {e}")))?;
+        // Padding is applied per batch (see `embed_blocking`), not on every encode.
+        let padding = padding_params(&tokenizer, &config);
+        tokenizer.with_padding(None);
+
+        let device = Device::Cpu;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        // SAFETY: the file is memory-mapped read-only; it must not be modified while the
+        // model loads. The model store installs files atomically and never rewrites them.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights_path], DType::F32, &device) }
+            .map_err(|e| load_err(format!("cannot read {}: {e}", weights_path.display())))?;
+        let model = BertModel::load(vb, &config).map_err(|e| {
+            load_err(format!(
+                "{} does not match the BERT model described by {}: {e}",
+                weights_path.display(),
+                config_path.display()
+            ))
+        })?;
+
+        tracing::debug!(
+            model = name,
+            dir = %dir.display(),
+            dimension = config.hidden_size,
+            layers = config.num_hidden_layers,
+            batch_size,
+            max_length,
+            threads = candle_core::utils::get_num_threads(),
+            "loaded embedding model"
+        );
+        Ok(Self {
+            name: name.to_string(),
+            inner: Arc::new(Inner {
+                model,
+                tokenizer,
+                padding,
+                device,
+                dimension: config.hidden_size,
+                batch_size,
+                max_length,
+            }),
+        })
+    }
+
+    /// [`CandleEmbedder::load`] on tokio's blocking pool.
+    pub async fn load_async(
+        dir: PathBuf,
+        name: String,
+        batch_size: usize,
+        max_length: usize,
+    ) -> Result<Self, LlmError> {
+        let model = name.clone();
+        tokio::task::spawn_blocking(move || Self::load(&dir, &name, batch_size, max_length))
+            .await
+            .map_err(|e| LlmError::Load { model, reason: format!("loading task failed: {e}") })?
+    }
+
+    /// Texts per forward pass.
+    pub fn batch_size(&self) -> usize {
+        self.inner.batch_size
+    }
+
+    /// Inputs are truncated to this many tokens (special tokens included).
+    pub fn max_length(&self) -> usize {
+        self.inner.max_length
+    }
+
+    /// Threads of candle's CPU pool (process-wide: `RAYON_NUM_THREADS`, else the physical
+    /// cores).
+    pub fn threads(&self) -> usize {
+        candle_core::utils::get_num_threads()
+    }
+
+    /// Embed on the calling thread (blocking: it runs the model). For synchronous callers
+    /// such as benchmarks; async code uses [`Embedder::embed`].
+    pub fn embed_blocking<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings, LlmError> {
+        self.inner.embed(texts)
+    }
+}
+
+#[async_trait]
+impl Embedder for CandleEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dimension(&self) -> usize {
+        self.inner.dimension
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, LlmError> {
+        if texts.is_empty() {
+            return Ok(Embeddings { vectors: Vec::new(), prompt_tokens: 0 });
+        }
+        let inner = Arc::clone(&self.inner);
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || inner.embed(&texts))
+            .await
+            .map_err(|e| provider_err(format!("embedding task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Embeddings, LlmError> {
+        if texts.is_empty() {
+            return Ok(Embeddings { vectors: Vec::new(), prompt_tokens: 0 });
+        }
+        let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(|e| provider_err(format!("tokenization: {e}")))?;
+        let prompt_tokens = encodings.iter().map(|e| e.get_ids().len()).sum::<usize>();
+
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];
+        for batch in length_sorted_batches(&encodings, self.batch_size) {
+            let mut batch_encodings: Vec<Encoding> = batch.iter().map(|&i| encodings[i].clone()).collect();
+            pad_encodings(&mut batch_encodings, &self.padding)
+                .map_err(|e| provider_err(format!("padding: {e}")))?;
+            let out = self.device.with_context(|| self.forward(&batch_encodings)).map_err(candle_err)?;
+            if out.len() != batch.len() {
+                return Err(provider_err(format!("expected {} vectors, got {}", batch.len(), out.len())));
+            }
+            for (i, v) in batch.into_iter().zip(out) {
+                vectors[i] = v;
+            }
+        }
+        tracing::trace!(texts = texts.len(), prompt_tokens, "embedded");
+        Ok(Embeddings { vectors, prompt_tokens: u32::try_from(prompt_tokens).unwrap_or(u32::MAX) })
+    }
+
+    /// One forward pass over equally long (padded) encodings.
+    fn forward(&self, batch: &[Encoding]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let n = batch.len();
+        let len = batch.first().map_or(0, |e| e.get_ids().len());
+        let (mut ids, mut types, mut mask) =
+            (Vec::with_capacity(n * len), Vec::with_capacity(n * len), Vec::with_capacity(n * len));
+        for e in batch {
+            if e.get_ids().len() != len {
+                candle_core::bail!("batch not padded: lengths {} and {len}", e.get_ids().len());
+            }
+            ids.extend_from_slice(e.get_ids());
+            types.extend_from_slice(e.get_type_ids());
+            mask.extend_from_slice(e.get_attention_mask());
+        }
+        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+        let types = Tensor::from_vec(types, (n, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        mean_pool_normalize(&hidden, &mask)?.to_vec2::<f32>()
+    }
+}
+
+/// Mean of `hidden` (batch, tokens, dim) over the tokens where `mask` (batch, tokens) is 1,
+/// then L2-normalised: sentence-transformers' `Pooling(mean)` + `Normalize`.
+pub fn mean_pool_normalize(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+    // Same guards as sentence-transformers (clamp(min=1e-9)) and torch's F.normalize (eps 1e-12).
+    let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+    mean.broadcast_div(&norms)
+}
+
+/// Indices of `encodings` grouped in batches of at most `batch_size`, longest first, so each
+/// batch pads to a similar length.
+fn length_sorted_batches(encodings: &[Encoding], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    // Stable: equal lengths keep input order, so results are deterministic.
+    order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// `BatchLongest` padding with the tokenizer's pad token (or `[PAD]`, or the config's id).
+fn padding_params(tokenizer: &Tokenizer, config: &Config) -> PaddingParams {
+    let base = tokenizer.get_padding().cloned().unwrap_or_else(|| {
+        let pad_token = "[PAD]".to_string();
+        let pad_id = tokenizer
+            .token_to_id(&pad_token)
+            .unwrap_or_else(|| u32::try_from(config.pad_token_id).unwrap_or_default());
+        PaddingParams { pad_id, pad_token, ..PaddingParams::default() }
+    });
+    PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        direction: PaddingDirection::Right,
+        pad_to_multiple_of: None,
+        ..base
+    }
+}
+
+fn provider_err(reason: String) -> LlmError {
+    LlmError::Provider { provider: PROVIDER.to_string(), reason }
+}
+
+fn candle_err(e: candle_core::Error) -> LlmError {
+    provider_err(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_err(dir: &Path) -> String {
+        match CandleEmbedder::load(dir, "test-model", 8, 128) {
+            Ok(_) => panic!("loading {} should fail", dir.display()),
+            Err(e @ LlmError::Load { .. }) => e.to_string(),
+            Err(e) => panic!("expected a Load error, got {e:?}"),
+        }
+    }
+
+    const TINY_CONFIG: &str = r#"{
+        "vocab_size": 16, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 16, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
+        "max_position_embeddings": 32, "type_vocab_size": 2, "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12, "pad_token_id": 0, "model_type": "bert"
+    }"#;
+
+    #[test]
+    fn missing_directory_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("nope");
+        let msg = load_err(&dir);
+        assert!(
+            msg.contains("test-model") && msg.contains("does not exist") && msg.contains("nope"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_files_are_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(CONFIG_FILE), TINY_CONFIG).unwrap();
+        let msg = load_err(tmp.path());
+        assert!(msg.contains("missing model.safetensors, tokenizer.json"), "{msg}");
+        assert!(!msg.contains("missing config.json"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_config_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (f, body) in [(CONFIG_FILE, "{\"hidden_size\": 8}"), (WEIGHTS_FILE, ""), (TOKENIZER_FILE, "{}")] {
+            std::fs::write(tmp.path().join(f), body).unwrap();
+        }
+        let msg = load_err(tmp.path());
+        assert!(msg.contains("config.json is not a valid BERT config"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_tokenizer_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (f, body) in
+            [(CONFIG_FILE, TINY_CONFIG), (WEIGHTS_FILE, ""), (TOKENIZER_FILE, "{\"version\": 1}")]
+        {
+            std::fs::write(tmp.path().join(f), body).unwrap();
+        }
+        let msg = load_err(tmp.path());
+        assert!(msg.contains("tokenizer.json is not a valid tokenizer"), "{msg}");
+    }
+
+    #[test]
+    fn zero_batch_size_is_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = CandleEmbedder::load(tmp.path(), "m", 0, 128).unwrap_err();
+        assert!(err.to_string().contains("batch_size must be at least 1"), "{err}");
+    }
+
+    #[test]
+    fn mean_pooling_ignores_padding_and_normalises() {
+        // Two sequences of 3 tokens, dim 2; the second has one padded token holding garbage.
+        let hidden = Tensor::new(
+            &[[[1f32, 0.], [3., 0.], [0., 4.]], [[0., 2.], [0., 4.], [100., -100.]]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mask = Tensor::new(&[[1u32, 1, 1], [1, 1, 0]], &Device::Cpu).unwrap();
+        let out = mean_pool_normalize(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
+        // Means: [4/3, 4/3] -> [1/√2, 1/√2]; [0, 3] -> [0, 1].
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        for (got, want) in out.iter().flatten().zip([s, s, 0., 1.]) {
+            assert!((got - want).abs() < 1e-6, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn zero_vector_stays_finite() {
+        let hidden = Tensor::zeros((1, 2, 3), DType::F32, &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[0u32, 0]], &Device::Cpu).unwrap();
+        let out = mean_pool_normalize(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(out, vec![vec![0f32; 3]]);
+    }
+
+    #[test]
+    fn batches_are_longest_first_and_cover_every_index() {
+        let enc = |n: usize| {
+            Encoding::new(
+                vec![1; n],
+                vec![0; n],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+                vec![1; n],
+                vec![],
+                Default::default(),
+            )
+        };
+        let encodings: Vec<Encoding> = [3, 7, 1, 7, 5].into_iter().map(enc).collect();
+        let batches = length_sorted_batches(&encodings, 2);
+        assert_eq!(batches, vec![vec![1, 3], vec![4, 0], vec![2]]);
+    }
+}

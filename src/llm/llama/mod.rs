@@ -1,0 +1,232 @@
+//! Local GGUF chat models through llama.cpp (`llama` feature).
+//!
+//! [`LlamaChat`] turns provider-neutral requests into engine jobs: it applies the
+//! model's own chat template (in the engine), turns tool specs and response schemas
+//! into a JSON Schema compiled to a llama.cpp grammar, so that a small model's JSON
+//! always parses, and parses the result back into text, tool calls or JSON.
+
+mod engine;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+pub use engine::{Engine, EngineConfig};
+use engine::{EngineEvent, Job};
+
+use super::structured::{self, Action};
+use super::{
+    ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmError, Role,
+    SamplingParams, ToolChoice, ToolSpec, Usage,
+};
+use crate::core::schemas;
+
+/// Default answer budget when neither the request nor the profile sets one.
+const DEFAULT_MAX_TOKENS: u32 = 512;
+/// Longest free-form JSON string a grammar allows (see [`structured::bound_strings`]).
+const JSON_STRING_MAX_CHARS: u64 = 200;
+/// Repetition penalty under a grammar: it breaks the loops small models fall into
+/// inside strings, and cannot break the JSON (the grammar masks invalid tokens).
+const JSON_REPEAT_PENALTY: f32 = 1.15;
+
+/// A chat model served by a shared llama.cpp [`Engine`].
+pub struct LlamaChat {
+    name: String,
+    engine: Arc<Engine>,
+    defaults: SamplingParams,
+    /// JSON Schema text → GBNF grammar.
+    grammars: Mutex<HashMap<String, String>>,
+}
+
+/// How a request's output is shaped.
+enum Mode {
+    Text,
+    Json { name: String, schema: Value },
+    Tools { tools: Vec<ToolSpec> },
+}
+
+impl LlamaChat {
+    /// Start an engine for `config` and serve it under `name`.
+    pub async fn load(name: &str, config: EngineConfig, defaults: SamplingParams) -> Result<Self, LlmError> {
+        Ok(Self::with_engine(name, Arc::new(Engine::start(config).await?), defaults))
+    }
+
+    /// Serve an already running engine (engines are shared between profiles).
+    pub fn with_engine(name: &str, engine: Arc<Engine>, defaults: SamplingParams) -> Self {
+        Self { name: name.to_string(), engine, defaults, grammars: Mutex::new(HashMap::new()) }
+    }
+
+    fn grammar(&self, schema: &Value) -> Result<String, LlmError> {
+        let key = structured::bound_strings(schema, JSON_STRING_MAX_CHARS).to_string();
+        if let Some(g) = self.grammars.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(g);
+        }
+        let grammar = llama_cpp_2::json_schema_to_grammar(&key).map_err(|e| {
+            LlmError::InvalidRequest(format!(
+                "JSON Schema not supported by llama.cpp's grammar converter: {e}"
+            ))
+        })?;
+        if let Ok(mut m) = self.grammars.lock() {
+            m.insert(key, grammar.clone());
+        }
+        Ok(grammar)
+    }
+}
+
+/// Add `extra` to the system message (creating one at the front if needed).
+fn with_system(mut messages: Vec<(Role, String)>, extra: &str) -> Vec<(Role, String)> {
+    match messages.first_mut() {
+        Some((Role::System, text)) => {
+            text.push_str("\n\n");
+            text.push_str(extra);
+        }
+        _ => messages.insert(0, (Role::System, extra.to_string())),
+    }
+    messages
+}
+
+fn new_call_id() -> String {
+    format!("call_{:016x}", rand::random::<u64>())
+}
+
+#[async_trait]
+impl ChatModel for LlamaChat {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, LlmError> {
+        if request.messages.is_empty() {
+            return Err(LlmError::InvalidRequest("no messages".into()));
+        }
+        let params = request.params.clone().or(&self.defaults);
+        let tools_on = !request.tools.is_empty() && request.tool_choice != ToolChoice::None;
+        if tools_on && request.response_schema.is_some() {
+            return Err(LlmError::InvalidRequest("tools and a response schema cannot be combined".into()));
+        }
+        let mut messages = structured::flatten_tool_messages(&request.messages);
+        let (mode, grammar) = if tools_on {
+            let schema = structured::action_schema(&request.tools, &request.tool_choice)?;
+            messages = with_system(messages, &structured::tools_prompt(&request.tools, &request.tool_choice));
+            (Mode::Tools { tools: request.tools.clone() }, Some(self.grammar(&schema)?))
+        } else if let Some(rs) = &request.response_schema {
+            schemas::check_schema(&rs.schema).map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
+            messages = with_system(
+                messages,
+                &format!("Reply with one JSON value only, matching this JSON Schema: {}", rs.schema),
+            );
+            (Mode::Json { name: rs.name.clone(), schema: rs.schema.clone() }, Some(self.grammar(&rs.schema)?))
+        } else {
+            (Mode::Text, None)
+        };
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        self.engine.submit(Job {
+            messages,
+            stop_at_json_end: grammar.is_some(),
+            repeat_penalty: if grammar.is_some() { JSON_REPEAT_PENALTY } else { 1.0 },
+            grammar,
+            temperature: params.temperature.unwrap_or(0.0),
+            top_p: params.top_p.unwrap_or(1.0),
+            seed: params.seed.map(|s| s as u32).unwrap_or_else(rand::random),
+            max_tokens: params.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+            stop: params.stop.clone(),
+            events: events_tx,
+        })?;
+        // The first event tells whether the prompt was accepted: errors such as a
+        // context overflow come back from this call, not from the stream.
+        let prompt_tokens = match events.recv().await {
+            Some(EngineEvent::Started { prompt_tokens }) => prompt_tokens,
+            Some(EngineEvent::Failed(e)) => return Err(e),
+            _ => return Err(LlmError::EngineStopped),
+        };
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let model = self.engine.model_name.clone();
+        tokio::spawn(async move {
+            let mut text = String::new();
+            loop {
+                let event = tokio::select! {
+                    event = events.recv() => event,
+                    _ = out_tx.closed() => return, // the caller hung up: dropping `events` frees the slot
+                };
+                let item = match event {
+                    Some(EngineEvent::Text(piece)) => {
+                        text.push_str(&piece);
+                        if matches!(mode, Mode::Tools { .. }) {
+                            continue;
+                        }
+                        Ok(ChatEvent::Delta { text: piece })
+                    }
+                    Some(EngineEvent::Finished { reason, completion_tokens }) => {
+                        let usage = Usage { prompt_tokens, completion_tokens };
+                        let done = finish(&mode, text, reason, usage, model);
+                        if let Ok(resp) = &done
+                            && matches!(mode, Mode::Tools { .. })
+                            && !resp.text.is_empty()
+                        {
+                            let _ = out_tx.send(Ok(ChatEvent::Delta { text: resp.text.clone() }));
+                        }
+                        let _ = out_tx.send(done.map(ChatEvent::Done));
+                        return;
+                    }
+                    Some(EngineEvent::Failed(e)) => {
+                        let _ = out_tx.send(Err(e));
+                        return;
+                    }
+                    Some(EngineEvent::Started { .. }) => continue,
+                    None => {
+                        let _ = out_tx.send(Err(LlmError::EngineStopped));
+                        return;
+                    }
+                };
+                if out_tx.send(item).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(UnboundedReceiverStream::new(out_rx)))
+    }
+}
+
+/// Build the final response for a finished generation.
+fn finish(
+    mode: &Mode,
+    text: String,
+    reason: FinishReason,
+    usage: Usage,
+    model: String,
+) -> Result<ChatResponse, LlmError> {
+    let response = |text: String, tool_calls, finish_reason| ChatResponse {
+        text,
+        tool_calls,
+        finish_reason,
+        usage,
+        model: model.clone(),
+    };
+    match mode {
+        Mode::Text => Ok(response(text, Vec::new(), reason)),
+        Mode::Json { name, schema } => {
+            let violation = |reason: String| LlmError::SchemaViolation {
+                schema: name.clone(),
+                reason,
+                output: text.clone(),
+            };
+            let value: Value = serde_json::from_str(text.trim()).map_err(|e| {
+                violation(if reason == FinishReason::Length {
+                    format!("the answer was cut at max_tokens ({e})")
+                } else {
+                    e.to_string()
+                })
+            })?;
+            schemas::validate(schema, &value).map_err(|e| violation(e.to_string()))?;
+            Ok(response(text.trim().to_string(), Vec::new(), reason))
+        }
+        Mode::Tools { tools } => match structured::parse_action(&text, tools, new_call_id())? {
+            Action::Answer(answer) => Ok(response(answer, Vec::new(), reason)),
+            Action::Call(call) => Ok(response(String::new(), vec![call], FinishReason::ToolCalls)),
+        },
+    }
+}

@@ -1,0 +1,5 @@
+//! The `bullpen` binary: see [`bullpen::scripts`].
+
+fn main() -> std::process::ExitCode {
+    bullpen::scripts::main()
+}

@@ -1,0 +1,328 @@
+//! The settings of one Bullpen run: the job to run (a tagged enum of job kinds,
+//! `KIND = "…"`), the model profiles, extra catalog models and logging.
+//!
+//! Settings are read from TOML files, the environment and `-e` overrides by
+//! [`crate::io::configs`]; every struct denies unknown fields, so a typo is an error.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::core::models::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, ModelSpec};
+use crate::io::configs::ConfigError;
+use crate::llm::profiles::{ProfileSettings, builtin_profiles};
+
+/// Everything a run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The job to run.
+    pub job: JobSettings,
+    /// Model profiles by name. Entries from the configuration are merged over the
+    /// built-in ones (`local`, `minilm`): an entry with the same name replaces it.
+    #[serde(default = "builtin_profiles", deserialize_with = "profiles_over_builtins")]
+    pub profiles: BTreeMap<String, ProfileSettings>,
+    /// Extra entries of the model catalog (the two default models are always there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelSpec>,
+    #[serde(default)]
+    pub logging: LoggingSettings,
+}
+
+impl Settings {
+    /// Settings running `job` with the built-in profiles, no extra model and default logging.
+    pub fn new(job: JobSettings) -> Self {
+        BaseSettings::default().with_job(job)
+    }
+}
+
+/// Settings without a job: what commands that build their own job (`chat`, `embed`)
+/// read from `--config` files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseSettings {
+    pub profiles: BTreeMap<String, ProfileSettings>,
+    pub models: Vec<ModelSpec>,
+    pub logging: LoggingSettings,
+}
+
+impl Default for BaseSettings {
+    fn default() -> Self {
+        Self { profiles: builtin_profiles(), models: Vec::new(), logging: LoggingSettings::default() }
+    }
+}
+
+impl BaseSettings {
+    /// These settings running `job`.
+    pub fn with_job(self, job: JobSettings) -> Settings {
+        Settings { job, profiles: self.profiles, models: self.models, logging: self.logging }
+    }
+}
+
+/// Deserialize a profile map and lay it over the built-in profiles.
+fn profiles_over_builtins<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, ProfileSettings>, D::Error> {
+    let configured = BTreeMap::<String, ProfileSettings>::deserialize(deserializer)?;
+    Ok(merge_profiles(configured))
+}
+
+/// The built-in profiles with `configured` laid over them (same name replaces).
+pub fn merge_profiles(configured: BTreeMap<String, ProfileSettings>) -> BTreeMap<String, ProfileSettings> {
+    let mut profiles = builtin_profiles();
+    profiles.extend(configured);
+    profiles
+}
+
+/// Logs of a run (on stderr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSettings {
+    /// A `tracing` filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or
+    /// directives such as `bullpen=debug,warn`.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// One JSON object per line instead of human-readable lines.
+    #[serde(default)]
+    pub json: bool,
+}
+
+/// Information from Bullpen, warnings only from llama.cpp's loader (it logs every
+/// model key at `info`).
+fn default_level() -> String {
+    "info,llama-cpp-2=warn".to_string()
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self { level: default_level(), json: false }
+    }
+}
+
+/// The job kinds; the `KIND` key of the `[job]` table selects one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "KIND")]
+pub enum JobSettings {
+    /// One chat answer (or a conversation on stdin), streamed to stdout.
+    ChatJob(ChatJob),
+    /// Batch inference over a JSONL file of prompts.
+    InferenceJob(InferenceJob),
+    /// Install models of the catalog into `BULLPEN_HOME`.
+    PullModelsJob(PullModelsJob),
+}
+
+/// The name of the tag key of [`JobSettings`].
+pub const KIND_KEY: &str = "KIND";
+
+/// Every job kind, in declaration order.
+pub const JOB_KINDS: &[&str] = &["ChatJob", "InferenceJob", "PullModelsJob"];
+
+impl JobSettings {
+    /// The `KIND` of this job.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSettings::ChatJob(_) => "ChatJob",
+            JobSettings::InferenceJob(_) => "InferenceJob",
+            JobSettings::PullModelsJob(_) => "PullModelsJob",
+        }
+    }
+
+    /// The model profile the job uses, if any.
+    pub fn profile(&self) -> Option<&str> {
+        match self {
+            JobSettings::ChatJob(job) => Some(&job.profile),
+            JobSettings::InferenceJob(job) => Some(&job.profile),
+            JobSettings::PullModelsJob(_) => None,
+        }
+    }
+}
+
+fn default_profile() -> String {
+    "local".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One chat answer streamed to stdout; without `message`, a multi-turn conversation
+/// read from stdin (`/exit` or end of input ends it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatJob {
+    /// The model profile answering.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The user's message; absent: read a conversation from stdin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Path to a JSON Schema file: the answer is JSON satisfying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+    /// Print the answer token by token as it is generated.
+    #[serde(default = "yes")]
+    pub stream: bool,
+    /// Overrides the profile's `max_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Overrides the profile's temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+}
+
+impl ChatJob {
+    /// A chat job for `message` on the default profile.
+    pub fn new(message: Option<String>) -> Self {
+        Self {
+            profile: default_profile(),
+            message,
+            system: None,
+            schema: None,
+            stream: true,
+            max_tokens: None,
+            temperature: None,
+        }
+    }
+}
+
+/// Batch inference: one answer per line of a JSONL file of prompts
+/// (`{"id": …, "prompt": "…"}` or `{"id": …, "messages": [{"role": …, "content": …}]}`),
+/// written as JSONL in input order. The output is written atomically, and only when
+/// every prompt was answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceJob {
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The JSONL file of prompts.
+    pub input: PathBuf,
+    /// The JSONL file of answers (replaced if it exists).
+    pub output: PathBuf,
+    /// Path to a JSON Schema file: every answer is JSON satisfying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+    /// A system prompt prepended to every `prompt` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Overrides the profile's `max_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Overrides the profile's temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+}
+
+fn default_concurrency() -> usize {
+    8
+}
+
+/// Install models of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullModelsJob {
+    /// Catalog names; default: the default chat and embedding models.
+    #[serde(default = "default_models")]
+    pub models: Vec<String>,
+    /// Download again even when installed.
+    #[serde(default)]
+    pub force: bool,
+}
+
+fn default_models() -> Vec<String> {
+    vec![DEFAULT_CHAT_MODEL.to_string(), DEFAULT_EMBEDDING_MODEL.to_string()]
+}
+
+impl Default for PullModelsJob {
+    fn default() -> Self {
+        Self { models: default_models(), force: false }
+    }
+}
+
+/// The JSON Schema of [`Settings`], or with `kind` the schema of one job's `[job]`
+/// table (its `KIND` included). An unknown kind is an error listing the kinds.
+pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
+    let Some(kind) = kind else {
+        return Ok(schemars::schema_for!(Settings).to_value());
+    };
+    let mut schema = match kind {
+        "ChatJob" => schemars::schema_for!(ChatJob),
+        "InferenceJob" => schemars::schema_for!(InferenceJob),
+        "PullModelsJob" => schemars::schema_for!(PullModelsJob),
+        other => {
+            return Err(ConfigError::UnknownKind {
+                kind: other.to_string(),
+                origin: None,
+                expected: crate::io::configs::expected_kinds(),
+            });
+        }
+    };
+    // The job table carries its tag: declare it, so the schema validates a real table.
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.shift_insert(
+            0,
+            KIND_KEY.to_string(),
+            serde_json::json!({ "description": "The job kind.", "const": kind, "type": "string" }),
+        );
+    }
+    match schema.get_mut("required").and_then(Value::as_array_mut) {
+        Some(required) => required.insert(0, Value::from(KIND_KEY)),
+        None => {
+            schema.insert("required".to_string(), serde_json::json!([KIND_KEY]));
+        }
+    }
+    Ok(schema.to_value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_from_config_replace_builtins_of_the_same_name() {
+        let text = r#"
+            [job]
+            KIND = "ChatJob"
+            message = "hi"
+            [profiles.local]
+            provider = "openai"
+            model = "gpt-4o-mini"
+            [profiles.extra]
+            provider = "candle"
+            model = "minilm-l6-v2"
+        "#;
+        let settings: Settings = toml::from_str(text).expect("valid settings");
+        assert!(matches!(settings.profiles["local"], ProfileSettings::Openai(_)));
+        assert!(settings.profiles.contains_key("minilm"), "built-in kept");
+        assert!(settings.profiles.contains_key("extra"));
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_the_kind_tag() {
+        let settings = Settings::new(JobSettings::PullModelsJob(PullModelsJob::default()));
+        let text = toml::to_string(&settings).expect("serializes");
+        assert!(text.contains("KIND = \"PullModelsJob\""), "{text}");
+        let back: Settings = toml::from_str(&text).expect("parses back");
+        assert_eq!(back, settings);
+    }
+
+    #[test]
+    fn schema_of_one_kind_declares_its_tag_and_unknown_kind_lists_kinds() {
+        let chat = schema(Some("ChatJob")).expect("known kind");
+        assert_eq!(chat["properties"]["KIND"]["const"], "ChatJob");
+        assert_eq!(chat["required"][0], "KIND");
+        let whole = schema(None).expect("whole schema").to_string();
+        for kind in JOB_KINDS {
+            assert!(whole.contains(kind), "{kind} missing");
+        }
+        let err = schema(Some("Nope")).expect_err("unknown kind").to_string();
+        assert!(err.contains("Nope") && err.contains("InferenceJob"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Small shared utilities.
+
+pub mod signers;
