@@ -155,14 +155,15 @@ fn main() {
         for (m, k, n) in [(2176usize, 384usize, 1536usize), (2176, 1536, 384), (2176, 384, 384)] {
             let a = Tensor::randn(0f32, 1., (m, k), &dev).unwrap();
             let w = Tensor::randn(0f32, 1., (n, k), &dev).unwrap();
-            let wt = w.t().unwrap();
-            let _ = dev.with_context(|| a.matmul(&wt)).unwrap();
-            let t = Instant::now();
-            for _ in 0..20 {
+            for (label, wt) in [("w.t()", w.t().unwrap()), ("contig", w.t().unwrap().contiguous().unwrap())] {
                 let _ = dev.with_context(|| a.matmul(&wt)).unwrap();
+                let t = Instant::now();
+                for _ in 0..20 {
+                    let _ = dev.with_context(|| a.matmul(&wt)).unwrap();
+                }
+                let s = t.elapsed().as_secs_f64() / 20.0;
+                println!("mm {m}x{k}x{n} {label}: {:.1} GFLOPS", 2.0 * (m * k * n) as f64 / s / 1e9);
             }
-            let s = t.elapsed().as_secs_f64() / 20.0;
-            println!("mm {m}x{k}x{n}: {:.1} GFLOPS", 2.0 * (m * k * n) as f64 / s / 1e9);
         }
         let x = Tensor::randn(0f32, 1., (2176, 1536), &dev).unwrap();
         for name in ["gelu_erf", "gelu", "softmax"] {
@@ -182,7 +183,31 @@ fn main() {
         return;
     }
     match result {
-        Ok(report) => println!("{report}"),
+        Ok(report) => {
+            println!("{report}");
+            let v: Vec<u64> = bullpen::llm::candle::PROF
+                .iter()
+                .map(|a| a.load(std::sync::atomic::Ordering::Relaxed))
+                .collect();
+            let names = [
+                "qkv",
+                "permute",
+                "scores+mask",
+                "softmax",
+                "ctx",
+                "ctx-transpose",
+                "attn_out+norm",
+                "inter",
+                "gelu",
+                "out",
+                "out-norm",
+            ];
+            let mut prev = 0;
+            for (n, x) in names.iter().zip(v) {
+                eprintln!("{n:14} {:8.1} ms", (x - prev) as f64 / 1000.0);
+                prev = x;
+            }
+        }
         Err(e) => {
             eprintln!("embed bench: {e}");
             std::process::exit(1);

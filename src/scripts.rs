@@ -58,7 +58,8 @@ pub enum Command {
         /// The model profile.
         #[arg(long, short = 'm', value_name = "PROFILE", default_value = "local")]
         model: String,
-        /// A JSON Schema file: the answer is JSON satisfying it.
+        /// A JSON Schema file: the answer is JSON satisfying it, printed once complete
+        /// (never streamed).
         #[arg(long, value_name = "FILE.json")]
         schema: Option<PathBuf>,
         /// A system prompt.

@@ -8,22 +8,25 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::models::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, ModelSpec};
 use crate::io::configs::ConfigError;
 use crate::llm::profiles::{ProfileSettings, builtin_profiles};
 
-/// Everything a run needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Everything a run needs. Only [`crate::io::configs`] builds it from a
+/// configuration (serde would lose the key paths of errors); it serializes for
+/// `run --dry-run`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The job to run.
     pub job: JobSettings,
-    /// Model profiles by name. Entries from the configuration are merged over the
-    /// built-in ones (`local`, `minilm`): an entry with the same name replaces it.
-    #[serde(default = "builtin_profiles", deserialize_with = "profiles_over_builtins")]
+    /// Model profiles by name, the built-in ones (`local`, `minilm`) included. A
+    /// configured profile with a built-in's name and the same `provider` (or none)
+    /// changes only the keys it sets; with another `provider` it replaces the built-in.
+    #[serde(default = "builtin_profiles")]
     pub profiles: BTreeMap<String, ProfileSettings>,
     /// Extra entries of the model catalog (the two default models are always there).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -59,21 +62,6 @@ impl BaseSettings {
     pub fn with_job(self, job: JobSettings) -> Settings {
         Settings { job, profiles: self.profiles, models: self.models, logging: self.logging }
     }
-}
-
-/// Deserialize a profile map and lay it over the built-in profiles.
-fn profiles_over_builtins<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<BTreeMap<String, ProfileSettings>, D::Error> {
-    let configured = BTreeMap::<String, ProfileSettings>::deserialize(deserializer)?;
-    Ok(merge_profiles(configured))
-}
-
-/// The built-in profiles with `configured` laid over them (same name replaces).
-pub fn merge_profiles(configured: BTreeMap<String, ProfileSettings>) -> BTreeMap<String, ProfileSettings> {
-    let mut profiles = builtin_profiles();
-    profiles.extend(configured);
-    profiles
 }
 
 /// Logs of a run (on stderr).
@@ -164,7 +152,8 @@ pub struct ChatJob {
     /// Path to a JSON Schema file: the answer is JSON satisfying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<PathBuf>,
-    /// Print the answer token by token as it is generated.
+    /// Print the answer token by token as it is generated. Not with `schema`: the
+    /// answer is checked whole, then its JSON printed.
     #[serde(default = "yes")]
     pub stream: bool,
     /// Overrides the profile's `max_tokens`.
@@ -284,34 +273,6 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn profiles_from_config_replace_builtins_of_the_same_name() {
-        let text = r#"
-            [job]
-            KIND = "ChatJob"
-            message = "hi"
-            [profiles.local]
-            provider = "openai"
-            model = "gpt-4o-mini"
-            [profiles.extra]
-            provider = "candle"
-            model = "minilm-l6-v2"
-        "#;
-        let settings: Settings = toml::from_str(text).expect("valid settings");
-        assert!(matches!(settings.profiles["local"], ProfileSettings::Openai(_)));
-        assert!(settings.profiles.contains_key("minilm"), "built-in kept");
-        assert!(settings.profiles.contains_key("extra"));
-    }
-
-    #[test]
-    fn serde_round_trip_keeps_the_kind_tag() {
-        let settings = Settings::new(JobSettings::PullModelsJob(PullModelsJob::default()));
-        let text = toml::to_string(&settings).expect("serializes");
-        assert!(text.contains("KIND = \"PullModelsJob\""), "{text}");
-        let back: Settings = toml::from_str(&text).expect("parses back");
-        assert_eq!(back, settings);
-    }
 
     #[test]
     fn schema_of_one_kind_declares_its_tag_and_unknown_kind_lists_kinds() {

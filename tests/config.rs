@@ -129,6 +129,41 @@ fn bad_values_from_the_environment_and_overrides_name_their_source() {
 }
 
 #[test]
+fn invalid_profiles_and_models_exit_with_2_naming_the_key() {
+    let base = fixture("layer_base.toml");
+    let line = config_error(&["run", &base, "--dry-run", "-e", "profiles.local.fallback=[\"nope\"]"], &[]);
+    assert_eq!(
+        line,
+        "error: invalid configuration: setting `profiles.local.fallback` (from override `-e \
+         profiles.local.fallback=[\"nope\"]`): unknown profile `nope`; expected one of `local` or `minilm`"
+    );
+    let line = config_error(&["run", &base, "--dry-run", "-e", "profiles.local.context=0"], &[]);
+    assert_eq!(
+        line,
+        "error: invalid configuration: setting `profiles.local.context` (from override `-e \
+         profiles.local.context=0`): expected at least 1, found 0"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("models.toml");
+    std::fs::write(
+        &models,
+        "[[models]]\nname = \"../evil\"\nkind = \"chat\"\nformat = \"gguf\"\nfiles = [{ name = \"m.gguf\" }]\n\
+         sources = [{ KIND = \"Local\", path = \"/x\" }]\n",
+    )
+    .expect("write");
+    let models = models.to_str().expect("utf-8 path");
+    let line = config_error(&["run", &base, models, "--dry-run"], &[]);
+    let prefix = format!(
+        "error: invalid configuration: setting `models.0` (from file `{models}`): model `../evil` has an invalid \
+         catalog entry: "
+    );
+    assert!(line.starts_with(&prefix), "{line}");
+    // Commands without a job check them too.
+    let line = config_error(&["-c", models, "models", "list"], &[]);
+    assert!(line.starts_with(&prefix), "{line}");
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     let home = tempfile::tempdir().expect("tempdir");
     let output = bullpen(home.path()).arg("run").output().expect("bullpen runs");
@@ -196,6 +231,28 @@ fn overrides_win_over_the_environment() {
     assert_eq!(job["max_tokens"], 30, "from the environment");
     assert_eq!(job["temperature"], 0.3, "-e over the environment");
     assert_eq!(job["message"], "two words", "a value that is not TOML is a string");
+}
+
+#[test]
+fn a_partial_builtin_profile_keeps_the_rest_of_the_builtin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = dir.path().join("local.toml");
+    std::fs::write(&local, "[profiles.local]\ncontext = 4096\n").expect("write");
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = bullpen(home.path())
+        .args(["run", &fixture("layer_base.toml")])
+        .arg(&local)
+        .args(["-e", "profiles.local.threads=2", "--dry-run", "--format", "json"])
+        .output()
+        .expect("bullpen runs");
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let settings: Value = serde_json::from_slice(&output.stdout).expect("dry run prints JSON");
+    let local = &settings["profiles"]["local"];
+    assert_eq!(local["provider"], "llama", "from the built-in");
+    assert_eq!(local["model"], "smollm2-135m-instruct", "from the built-in");
+    assert_eq!(local["context"], 4096);
+    assert_eq!(local["threads"], 2);
+    assert_eq!(local["slots"], 8, "the built-in's default");
 }
 
 #[test]

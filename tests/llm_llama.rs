@@ -251,3 +251,78 @@ async fn concurrent_requests_match_single_answers() {
         assert_eq!(a, b, "prompt {i} differs when batched");
     }
 }
+
+#[cfg(feature = "openai")]
+#[tokio::test]
+async fn fallback_chain_moves_to_the_local_model_when_the_hosted_one_is_down() {
+    use bullpen::llm::profiles::OpenAiProfile;
+    let mut profiles = builtin_profiles();
+    if let Some(ProfileSettings::Llama(p)) = profiles.get_mut("local") {
+        p.slots = 2;
+        p.context = 512;
+    }
+    // Nothing listens on port 9 of the loopback: the hosted provider is unreachable.
+    profiles.insert(
+        "hosted".into(),
+        ProfileSettings::Openai(OpenAiProfile {
+            model: "gpt-4o-mini".into(),
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key_env: "BULLPEN_TEST_NO_SUCH_KEY".into(),
+            organization: None,
+            headers: Default::default(),
+            timeout_secs: 5,
+            max_retries: 0,
+            native_json_schema: true,
+            params: Default::default(),
+            fallback: vec!["local".into()],
+        }),
+    );
+    let registry = Registry::new(profiles, Arc::new(ModelStore::new(&test_home(), vec![])));
+    assert_eq!(registry.chain("hosted").unwrap(), vec!["hosted".to_string(), "local".to_string()]);
+    let model = registry.chat("hosted").await.unwrap();
+    let answer = model.chat(ask("Name one stock exchange.")).await.unwrap();
+    assert!(!answer.text.is_empty());
+    assert_eq!(answer.model, "SmolLM2-135M-Instruct.Q4_1.gguf", "answered by the local model");
+    // A bad request is not retried down the chain: it fails as a bad request.
+    let bad = model.chat(ChatRequest::new(vec![])).await.unwrap_err();
+    assert!(matches!(bad, LlmError::InvalidRequest(_)), "{bad:?}");
+}
+
+#[tokio::test]
+async fn lora_adapter_attached_to_a_profile_changes_the_output() {
+    use bullpen::llm::profiles::LoraSettings;
+    let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smollm2-test-lora.gguf");
+    let mut profiles = builtin_profiles();
+    let Some(ProfileSettings::Llama(base)) = profiles.get("local").cloned() else {
+        panic!("built-in local profile")
+    };
+    let with_lora = |scale: f32| {
+        let mut p = base.clone();
+        p.slots = 1;
+        p.context = 512;
+        p.lora = vec![LoraSettings { adapter: adapter.to_string(), scale }];
+        ProfileSettings::Llama(p)
+    };
+    let mut plain = base.clone();
+    plain.slots = 1;
+    plain.context = 512;
+    profiles.insert("plain".into(), ProfileSettings::Llama(plain));
+    profiles.insert("lora".into(), with_lora(1.0));
+    profiles.insert("lora-off".into(), with_lora(0.0));
+    let registry = Registry::new(profiles, Arc::new(ModelStore::new(&test_home(), vec![])));
+    let request = ask("What is a dividend?");
+    let plain = registry.chat("plain").await.unwrap().chat(request.clone()).await.unwrap().text;
+    let lora = registry.chat("lora").await.unwrap().chat(request.clone()).await.unwrap().text;
+    let off = registry.chat("lora-off").await.unwrap().chat(request).await.unwrap().text;
+    assert_ne!(plain, lora, "the adapter is applied");
+    assert_eq!(plain, off, "an adapter at scale 0 leaves the model unchanged");
+
+    // A missing adapter file is a clear load error.
+    let mut profiles = builtin_profiles();
+    let mut broken = base.clone();
+    broken.lora = vec![LoraSettings { adapter: "/nonexistent/adapter.gguf".into(), scale: 1.0 }];
+    profiles.insert("broken".into(), ProfileSettings::Llama(broken));
+    let registry = Registry::new(profiles, Arc::new(ModelStore::new(&test_home(), vec![])));
+    let err = registry.chat("broken").await.err().expect("load error");
+    assert!(err.to_string().contains("/nonexistent/adapter.gguf"), "{err}");
+}

@@ -1,11 +1,21 @@
 //! Loading [`Settings`] from layered sources:
 //!
-//! 1. built-in defaults a command may set (lowest priority),
+//! 1. the built-in profiles (`local`, `minilm`) and defaults a command may set
+//!    (lowest priority),
 //! 2. TOML files, in order (a later file wins),
 //! 3. environment variables `BULLPEN_A__B=value` (key path `a.b`; only names holding
 //!    the `__` separator are settings, so `BULLPEN_HOME` is not one),
 //! 4. `-e key.path=value` overrides (the value is read as a TOML value when it
 //!    parses as one, else as a string).
+//!
+//! A configured profile with a built-in's name merges key by key into the built-in
+//! one (`[profiles.local]` with only `context = 4096` keeps the rest of `local`),
+//! unless it names another `provider`: then it replaces the built-in whole.
+//!
+//! After extraction the loader checks what serde cannot: every `fallback` names a
+//! chat profile, the llama numbers (`context`, `slots`, `batch`, `threads`) are at
+//! least 1, `[[models]]` entries are installable catalog entries, and the job's
+//! profile exists and suits the job.
 //!
 //! A bad configuration gives one [`ConfigError`] naming the source (file, variable or
 //! override, where known), the key path (`job.temperature`) and what was expected.
@@ -21,6 +31,8 @@
 //! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob` or `PullModelsJob`
 //! setting `job.stream` (from environment variable `BULLPEN_JOB__STREAM`): expected a boolean, found string "maybe"
 //! setting `job.profile` (from override `-e job.profile=nope`): unknown profile `nope`; expected one of `local` or `minilm`
+//! setting `profiles.local.context` (from file `a.toml`): expected at least 1, found 0
+//! setting `models.0` (from file `a.toml`): model `../x` has an invalid catalog entry: the name `../x` must …
 //! ```
 //!
 //! The `[job]` table is an internally tagged enum (`KIND`). serde buffers such enums
@@ -40,11 +52,12 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, 
 use serde::{Deserialize, Deserializer};
 
 use crate::core::models::ModelSpec;
-use crate::io::osvariables::{SETTINGS_PREFIX, SETTINGS_SEPARATOR};
-use crate::llm::profiles::{CandleProfile, LlamaProfile, OpenAiProfile, ProfileSettings};
+use crate::io::osvariables::{self, SETTINGS_PREFIX, SETTINGS_SEPARATOR};
+use crate::llm::profiles::{CandleProfile, LlamaProfile, OpenAiProfile, ProfileSettings, builtin_profiles};
+use crate::llm::store::{ModelStore, StoreError};
 use crate::settings::{
     BaseSettings, ChatJob, InferenceJob, JOB_KINDS, JobSettings, KIND_KEY, LoggingSettings, PullModelsJob,
-    Settings, merge_profiles,
+    Settings,
 };
 
 /// Why a configuration could not be loaded.
@@ -144,8 +157,15 @@ impl ConfigSources {
         self
     }
 
-    /// The layered figment; reads and checks every file.
+    /// The layered figment, the built-in profiles at the bottom; reads and checks
+    /// every file.
     pub fn figment(&self) -> Result<Figment, ConfigError> {
+        let configured = self.configured()?;
+        Ok(builtin_profiles_under(&configured)?.merge(configured))
+    }
+
+    /// Every layer but the built-in profiles.
+    fn configured(&self) -> Result<Figment, ConfigError> {
         let mut figment = Figment::new();
         for (key, value) in &self.defaults {
             let arg = format!("{key}={value}");
@@ -184,11 +204,6 @@ impl ConfigSources {
     pub fn load_base(&self) -> Result<BaseSettings, ConfigError> {
         extract_base(&self.figment()?)
     }
-}
-
-/// Load `files` + environment + `overrides` (the `bullpen run` layering).
-pub fn load(files: &[PathBuf], overrides: &[String]) -> Result<Settings, ConfigError> {
-    ConfigSources::new(files.iter().cloned()).with_overrides(overrides.iter().cloned()).load()
 }
 
 // ---------------------------------------------------------------------------
@@ -255,6 +270,31 @@ fn to_figment(value: toml::Value) -> Value {
         }
     }
 }
+
+/// The built-in profiles as the lowest layer under `configured`, except those
+/// `configured` gives another `provider`: these it replaces whole (the keys of one
+/// provider mean nothing to another).
+fn builtin_profiles_under(configured: &Figment) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::new();
+    for (name, profile) in builtin_profiles() {
+        let key = format!("profiles.{name}");
+        let value = Value::serialize(&profile).map_err(|e| ConfigError::Setting {
+            key: key.clone(),
+            origin: Some(BUILTIN_PROFILES.to_string()),
+            message: e.to_string(),
+        })?;
+        let builtin = value.find_ref("provider").and_then(Value::as_str);
+        let replaced = configured
+            .find_value(&format!("{key}.provider"))
+            .is_ok_and(|provider| provider.as_str() != builtin);
+        if !replaced {
+            figment = figment.merge(KeyValue { key, value, metadata: Metadata::named(BUILTIN_PROFILES) });
+        }
+    }
+    Ok(figment)
+}
+
+const BUILTIN_PROFILES: &str = "built-in profiles";
 
 /// One `key.path=value` (an override or a default).
 struct KeyValue {
@@ -364,7 +404,67 @@ struct Frame {
 fn extract_base(figment: &Figment) -> Result<BaseSettings, ConfigError> {
     let frame: Frame = figment.extract().map_err(|e| setting_error(e, &[], None))?;
     let profiles = extract_profiles(figment)?;
-    Ok(BaseSettings { profiles: merge_profiles(profiles), models: frame.models, logging: frame.logging })
+    check_profiles(figment, &profiles)?;
+    check_models(figment, &frame.models)?;
+    Ok(BaseSettings { profiles, models: frame.models, logging: frame.logging })
+}
+
+/// What serde cannot check in profiles: fallbacks name chat profiles, and the llama
+/// numbers are at least 1.
+fn check_profiles(
+    figment: &Figment,
+    profiles: &BTreeMap<String, ProfileSettings>,
+) -> Result<(), ConfigError> {
+    let invalid = |key: String, message: String| {
+        let origin = figment.find_value(&key).ok().and_then(|v| origin_of(figment, v.tag()));
+        Err(ConfigError::Setting { key, origin, message })
+    };
+    for (name, profile) in profiles {
+        if let ProfileSettings::Llama(p) = profile {
+            let numbers = [("context", Some(p.context)), ("slots", Some(p.slots)), ("batch", Some(p.batch))];
+            for (field, value) in numbers.into_iter().chain([("threads", p.threads)]) {
+                if value == Some(0) {
+                    return invalid(
+                        format!("profiles.{name}.{field}"),
+                        "expected at least 1, found 0".into(),
+                    );
+                }
+            }
+        }
+        for fallback in profile.fallback() {
+            let message = match profiles.get(fallback) {
+                None => {
+                    let names: Vec<&str> = profiles.keys().map(String::as_str).collect();
+                    format!("unknown profile `{fallback}`; expected one of {}", one_of(&names))
+                }
+                Some(ProfileSettings::Candle(_)) => format!(
+                    "profile `{fallback}` is an embedding profile (candle); a fallback must be a chat profile (llama or openai)"
+                ),
+                Some(_) => continue,
+            };
+            return invalid(format!("profiles.{name}.fallback"), message);
+        }
+    }
+    Ok(())
+}
+
+/// Every `[[models]]` entry must be one the store can install (the store's own check).
+fn check_models(figment: &Figment, models: &[ModelSpec]) -> Result<(), ConfigError> {
+    let home = osvariables::bullpen_home();
+    let values = figment.find_value("models").ok();
+    for (index, spec) in models.iter().enumerate() {
+        // One store per entry: a later entry of the same name would hide this one.
+        let store = ModelStore::new(&home, vec![spec.clone()]);
+        if let Err(error @ StoreError::InvalidSpec { .. }) = store.is_installed(&spec.name) {
+            let value = values.as_ref().and_then(Value::as_array).and_then(|items| items.get(index));
+            return Err(ConfigError::Setting {
+                key: format!("models.{index}"),
+                origin: value.and_then(|v| origin_of(figment, v.tag())),
+                message: error.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Where a value came from, in words.
@@ -732,18 +832,11 @@ mod tests {
         assert_eq!(job.profile, "local");
         assert_eq!(job.message.as_deref(), Some("hi"));
         assert!(job.stream);
-        assert!(settings.profiles.contains_key("minilm"));
+        assert_eq!(settings.profiles, builtin_profiles());
     }
 
-    #[test]
-    fn wrong_type_names_file_key_and_expectation() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = file(&dir, "a.toml", &format!("{CHAT}temperature = \"hot\"\n"));
-        let (key, origin, message) = setting(sources(std::slice::from_ref(&a)).load().unwrap_err());
-        assert_eq!(key, "job.temperature");
-        assert_eq!(origin, Some(format!("file `{}`", a.display())));
-        assert!(message.contains("expected f32") && message.contains("\"hot\""), "{message}");
-    }
+    // Single-file errors, the layering and their exact messages are checked on the
+    // binary (tests/config.rs); these check what those tests do not.
 
     #[test]
     fn unknown_key_in_second_file_names_that_file() {
@@ -757,75 +850,13 @@ mod tests {
     }
 
     #[test]
-    fn missing_field_and_unknown_kind() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = file(&dir, "a.toml", "[job]\nKIND = \"InferenceJob\"\noutput = \"o.jsonl\"\n");
-        let (key, origin, message) = setting(sources(std::slice::from_ref(&a)).load().unwrap_err());
-        assert_eq!(key, "job.input");
-        assert_eq!(origin, Some(format!("file `{}`", a.display())));
-        assert!(message.contains("missing"), "{message}");
-
-        let b = file(&dir, "b.toml", "[job]\nKIND = \"ChatJobb\"\n");
-        match sources(&[b]).load().unwrap_err() {
-            ConfigError::UnknownKind { kind, origin, expected } => {
-                assert_eq!(kind, "ChatJobb");
-                assert!(origin.is_some_and(|o| o.contains("b.toml")));
-                assert!(expected.contains("`PullModelsJob`"));
-            }
-            other => panic!("expected unknown kind, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn missing_file_and_invalid_toml() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let missing = dir.path().join("nope.toml");
-        assert!(matches!(sources(&[missing]).load(), Err(ConfigError::NotFound { .. })));
-        let bad = file(&dir, "bad.toml", "[job]\nKIND = \"ChatJob\nmessage = 1\n");
-        match sources(&[bad]).load().unwrap_err() {
-            ConfigError::InvalidToml { message, .. } => assert!(message.starts_with("line 2"), "{message}"),
-            other => panic!("expected invalid TOML, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn layering_files_then_env_then_overrides() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = file(&dir, "a.toml", &format!("{CHAT}system = \"a\"\nmax_tokens = 10\ntemperature = 0.1\n"));
-        let b = file(&dir, "b.toml", "[job]\nsystem = \"b\"\nmax_tokens = 20\n");
-        let env =
-            [("BULLPEN_JOB__MAX_TOKENS", "30"), ("BULLPEN_JOB__TEMPERATURE", "0.2"), ("BULLPEN_HOME", "/x")];
-        let settings = sources(&[a, b])
-            .with_env(env)
-            .with_overrides(["job.temperature=0.3", "job.message=hello world"])
-            .load()
-            .expect("valid");
-        let JobSettings::ChatJob(job) = settings.job else { panic!("not a chat job") };
-        assert_eq!(job.system.as_deref(), Some("b"), "file 2 over file 1");
-        assert_eq!(job.max_tokens, Some(30), "env over files");
-        assert_eq!(job.temperature, Some(0.3), "override over env");
-        assert_eq!(job.message.as_deref(), Some("hello world"), "unparsable TOML is a string");
-    }
-
-    #[test]
-    fn env_and_override_errors_name_their_source() {
+    fn a_malformed_override_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = file(&dir, "a.toml", CHAT);
-        let err = sources(std::slice::from_ref(&a)).with_env([("BULLPEN_JOB__STREAM", "maybe")]).load();
-        let (key, origin, message) = setting(err.unwrap_err());
-        assert_eq!(key, "job.stream");
-        assert_eq!(origin.as_deref(), Some("environment variable `BULLPEN_JOB__STREAM`"));
-        assert!(message.contains("expected a boolean"), "{message}");
-
-        let err = sources(std::slice::from_ref(&a)).with_overrides(["job.concurrency=3"]).load();
-        let (key, origin, _) = setting(err.unwrap_err());
-        assert_eq!(key, "job.concurrency");
-        assert_eq!(origin.as_deref(), Some("override `-e job.concurrency=3`"));
-
-        assert!(matches!(
-            sources(&[a]).with_overrides(["job.message"]).load(),
-            Err(ConfigError::BadOverride { .. })
-        ));
+        for arg in ["job.message", "=x", "job..message=x"] {
+            let err = sources(std::slice::from_ref(&a)).with_overrides([arg]).load();
+            assert!(matches!(err, Err(ConfigError::BadOverride { .. })), "{arg}: {err:?}");
+        }
     }
 
     #[test]
@@ -852,16 +883,104 @@ mod tests {
     }
 
     #[test]
-    fn job_profile_must_exist_and_be_a_chat_profile() {
+    fn a_partial_builtin_profile_merges_into_the_builtin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = file(&dir, "a.toml", &format!("{CHAT}[profiles.local]\ncontext = 4096\n"));
+        let settings = sources(&[a]).with_overrides(["profiles.local.threads=2"]).load().expect("valid");
+        let ProfileSettings::Llama(local) = &settings.profiles["local"] else { panic!("not llama") };
+        let ProfileSettings::Llama(builtin) = &builtin_profiles()["local"] else { panic!("not llama") };
+        assert_eq!((local.context, local.threads), (4096, Some(2)));
+        assert_eq!(
+            (&local.model, &local.params, local.slots),
+            (&builtin.model, &builtin.params, builtin.slots)
+        );
+    }
+
+    #[test]
+    fn another_provider_replaces_the_builtin_and_a_new_profile_needs_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a =
+            file(&dir, "a.toml", &format!("{CHAT}[profiles.local]\nprovider = \"openai\"\nmodel = \"m\"\n"));
+        let settings = sources(&[a]).load().expect("valid");
+        assert!(matches!(&settings.profiles["local"], ProfileSettings::Openai(p) if p.model == "m"));
+        assert!(
+            matches!(&settings.profiles["minilm"], ProfileSettings::Candle(_)),
+            "the other built-in kept"
+        );
+
+        let b = file(&dir, "b.toml", &format!("{CHAT}[profiles.fast]\ncontext = 4096\n"));
+        let (key, origin, message) = setting(sources(std::slice::from_ref(&b)).load().unwrap_err());
+        assert_eq!(key, "profiles.fast.provider");
+        assert_eq!(origin, Some(format!("file `{}`", b.display())));
+        assert!(message.contains("missing"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_key_in_a_builtin_profile_names_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = file(&dir, "a.toml", &format!("{CHAT}[profiles.local]\ncontxt = 4096\n"));
+        let (key, origin, message) = setting(sources(std::slice::from_ref(&a)).load().unwrap_err());
+        assert_eq!(key, "profiles.local.contxt");
+        assert_eq!(origin, Some(format!("file `{}`", a.display())));
+        assert!(message.contains("`context`"), "{message}");
+    }
+
+    #[test]
+    fn fallbacks_must_name_chat_profiles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = file(&dir, "a.toml", &format!("{CHAT}[profiles.local]\nfallback = [\"nope\"]\n"));
+        let (key, origin, message) = setting(sources(std::slice::from_ref(&a)).load().unwrap_err());
+        assert_eq!(key, "profiles.local.fallback");
+        assert_eq!(origin, Some(format!("file `{}`", a.display())));
+        assert_eq!(message, "unknown profile `nope`; expected one of `local` or `minilm`");
+        let err = sources(&[]).with_overrides(["profiles.local.fallback=[\"minilm\"]"]).load_base();
+        let (key, origin, message) = setting(err.unwrap_err());
+        assert_eq!(key, "profiles.local.fallback");
+        assert_eq!(origin.as_deref(), Some("override `-e profiles.local.fallback=[\"minilm\"]`"));
+        assert!(message.contains("embedding profile"), "{message}");
+    }
+
+    #[test]
+    fn llama_numbers_must_be_at_least_one() {
+        for field in ["context", "slots", "batch", "threads"] {
+            let arg = format!("profiles.local.{field}=0");
+            let (key, origin, message) =
+                setting(sources(&[]).with_overrides([&arg]).load_base().unwrap_err());
+            assert_eq!(key, format!("profiles.local.{field}"));
+            assert_eq!(origin, Some(format!("override `-e {arg}`")));
+            assert_eq!(message, "expected at least 1, found 0");
+        }
+        assert!(sources(&[]).with_overrides(["profiles.local.threads=1"]).load_base().is_ok());
+    }
+
+    #[test]
+    fn model_entries_must_be_installable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let entry = |name: &str, file: &str| {
+            format!(
+                "[[models]]\nname = \"{name}\"\nkind = \"chat\"\nformat = \"gguf\"\n\
+                 files = [{{ name = \"{file}\" }}]\nsources = [{{ KIND = \"Local\", path = \"/x\" }}]\n"
+            )
+        };
+        let good = file(&dir, "good.toml", &entry("mine", "m.gguf"));
+        let base = sources(std::slice::from_ref(&good)).load_base().expect("valid entry");
+        assert_eq!(base.models.len(), 1);
+        let text = format!("{}{}", entry("mine", "m.gguf"), entry("evil", "../m.gguf"));
+        let bad = file(&dir, "bad.toml", &text);
+        let (key, origin, message) = setting(sources(std::slice::from_ref(&bad)).load_base().unwrap_err());
+        assert_eq!(key, "models.1");
+        assert_eq!(origin, Some(format!("file `{}`", bad.display())));
+        assert!(message.contains("`evil`") && message.contains("`../m.gguf`"), "{message}");
+    }
+
+    #[test]
+    fn job_profile_must_be_a_chat_profile() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = file(&dir, "a.toml", CHAT);
-        let (key, _, message) = setting(
-            sources(std::slice::from_ref(&a)).with_overrides(["job.profile=nope"]).load().unwrap_err(),
-        );
-        assert_eq!(key, "job.profile");
-        assert!(message.contains("`local`"), "{message}");
-        let (_, _, message) =
+        let (key, origin, message) =
             setting(sources(&[a]).with_overrides(["job.profile=minilm"]).load().unwrap_err());
+        assert_eq!(key, "job.profile");
+        assert_eq!(origin.as_deref(), Some("override `-e job.profile=minilm`"));
         assert!(message.contains("embedding profile"), "{message}");
     }
 
@@ -877,5 +996,22 @@ mod tests {
         assert_eq!(key, "job");
         let base = sources(&[b]).load_base().expect("base settings need no job");
         assert_eq!(base.logging.level, "debug");
+    }
+
+    #[test]
+    fn printed_settings_load_back_unchanged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = file(
+            &dir,
+            "a.toml",
+            &format!(
+                "{CHAT}[profiles.local]\nfallback = [\"api\"]\n[profiles.api]\nprovider = \"openai\"\nmodel = \"m\"\n"
+            ),
+        );
+        let settings = sources(&[a]).load().expect("valid");
+        let text = toml::to_string_pretty(&settings).expect("serializes");
+        assert!(text.contains("KIND = \"ChatJob\""), "{text}");
+        let printed = file(&dir, "printed.toml", &text);
+        assert_eq!(sources(&[printed]).load().expect("loads back"), settings);
     }
 }

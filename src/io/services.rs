@@ -7,13 +7,7 @@ use std::future::Future;
 use std::io::IsTerminal;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -93,6 +87,25 @@ impl LoggingService {
     pub fn new(settings: LoggingSettings) -> Self {
         Self { settings }
     }
+
+    /// The filter of [`filter_directive`], with its directive and origin.
+    fn filter(&self, rust_log: Option<&str>) -> Result<(EnvFilter, String, &'static str), ServiceError> {
+        let (level, origin) = filter_directive(&self.settings.level, rust_log);
+        let filter = EnvFilter::try_new(&level).map_err(|e| ServiceError::Start {
+            service: self.name().to_string(),
+            reason: format!("invalid `{origin}` `{level}`: {e}"),
+        })?;
+        Ok((filter, level, origin))
+    }
+}
+
+/// The `tracing` filter of a run and where it comes from: `RUST_LOG` when set and
+/// not blank (the usual convention), else the `logging.level` setting.
+fn filter_directive(settings_level: &str, rust_log: Option<&str>) -> (String, &'static str) {
+    match rust_log {
+        Some(env) if !env.trim().is_empty() => (env.to_string(), "RUST_LOG"),
+        _ => (settings_level.to_string(), "logging.level"),
+    }
 }
 
 #[async_trait]
@@ -102,12 +115,10 @@ impl Service for LoggingService {
     }
 
     async fn start(&mut self) -> Result<(), ServiceError> {
-        let filter = EnvFilter::try_new(&self.settings.level).map_err(|e| ServiceError::Start {
-            service: self.name().to_string(),
-            reason: format!("invalid `logging.level` `{}`: {e}", self.settings.level),
-        })?;
+        let rust_log = std::env::var("RUST_LOG").ok();
+        let (filter, level, origin) = self.filter(rust_log.as_deref())?;
         let layer = if self.settings.json {
-            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).event_format(JsonLines).boxed()
+            tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
         } else {
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
@@ -117,74 +128,13 @@ impl Service for LoggingService {
         if tracing_subscriber::registry().with(layer.with_filter(filter)).try_init().is_err() {
             tracing::debug!("a global tracing subscriber is already installed; keeping it");
         }
-        tracing::debug!(level = %self.settings.level, json = self.settings.json, "logging started");
+        tracing::debug!(%level, from = origin, json = self.settings.json, "logging started");
         Ok(())
     }
 
     async fn stop(&mut self) -> Result<(), ServiceError> {
         tracing::debug!("logging stopped");
         Ok(())
-    }
-}
-
-/// One JSON object per event: `ts` (seconds since the Unix epoch), `level`,
-/// `target`, `spans` and `fields`.
-struct JsonLines;
-
-impl<S, N> FormatEvent<S, N> for JsonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let mut fields = Map::new();
-        event.record(&mut JsonFields(&mut fields));
-        let metadata = event.metadata();
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default();
-        let spans: Vec<Value> = ctx
-            .event_scope()
-            .map(|scope| scope.from_root().map(|span| Value::from(span.name())).collect())
-            .unwrap_or_default();
-        let mut line = Map::new();
-        line.insert("ts".into(), Value::from(ts));
-        line.insert("level".into(), Value::from(metadata.level().as_str()));
-        line.insert("target".into(), Value::from(metadata.target()));
-        if !spans.is_empty() {
-            line.insert("spans".into(), Value::from(spans));
-        }
-        line.insert("fields".into(), Value::Object(fields));
-        writeln!(writer, "{}", Value::Object(line))
-    }
-}
-
-struct JsonFields<'a>(&'a mut Map<String, Value>);
-
-impl Visit for JsonFields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_string(), Value::from(format!("{value:?}")));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), Value::from(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_string(), Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_string(), Value::from(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_string(), Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_string(), Value::from(value));
     }
 }
 
@@ -280,11 +230,25 @@ mod tests {
         assert_eq!(entries(&log), ["start a", "start b", "stop a"]);
     }
 
-    #[tokio::test]
-    async fn logging_service_rejects_a_bad_filter() {
-        let mut service =
+    #[test]
+    fn rust_log_wins_over_the_setting_unless_blank() {
+        let from_settings = ("info,llama-cpp-2=warn".to_string(), "logging.level");
+        assert_eq!(filter_directive("info,llama-cpp-2=warn", None), from_settings);
+        assert_eq!(filter_directive("info,llama-cpp-2=warn", Some("  ")), from_settings);
+        assert_eq!(
+            filter_directive("warn", Some("bullpen=debug")),
+            ("bullpen=debug".to_string(), "RUST_LOG")
+        );
+    }
+
+    #[test]
+    fn a_bad_filter_is_a_start_error_naming_its_origin() {
+        let service =
             LoggingService::new(LoggingSettings { level: "info,bullpen=notalevel".into(), json: false });
-        let err = service.start().await.expect_err("bad filter");
-        assert!(err.to_string().contains("logging.level"), "{err}");
+        let err = service.filter(None).expect_err("bad setting");
+        assert!(err.to_string().contains("`logging.level`"), "{err}");
+        assert!(service.filter(Some("info")).is_ok(), "RUST_LOG replaces the bad setting");
+        let err = service.filter(Some("bullpen=notalevel")).expect_err("bad RUST_LOG");
+        assert!(err.to_string().contains("`RUST_LOG`"), "{err}");
     }
 }

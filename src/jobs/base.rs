@@ -41,7 +41,8 @@ pub enum JobError {
     InputLine { path: PathBuf, line: usize, reason: String },
     #[error("JSON Schema file `{}`: {reason}", path.display())]
     Schema { path: PathBuf, reason: String },
-    /// An answer that does not satisfy the requested schema.
+    /// An answer to a schema that is not JSON (the providers validate answers against
+    /// the schema, so only a provider's bug gets here).
     #[error("the answer does not satisfy the schema `{}`: {reason}", path.display())]
     Answer { path: PathBuf, reason: String },
     /// One request of a batch failed; nothing was written.
@@ -77,9 +78,6 @@ pub trait Job: Send + Sync {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError>;
 }
 
-/// Tells the user what is going on outside the logs (e.g. "pulling model …").
-pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// What a job gets to work with.
 #[derive(Clone)]
 pub struct JobContext {
@@ -87,7 +85,6 @@ pub struct JobContext {
     pub home: PathBuf,
     pub store: Arc<ModelStore>,
     pub registry: Registry,
-    notice: Notice,
 }
 
 impl fmt::Debug for JobContext {
@@ -109,19 +106,14 @@ impl JobContext {
     pub fn with_home(settings: &Settings, home: PathBuf) -> Self {
         let store = Arc::new(ModelStore::new(&home, settings.models.clone()));
         let registry = Registry::new(settings.profiles.clone(), store.clone());
-        Self { home, store, registry, notice: Arc::new(|message| eprintln!("{message}")) }
+        Self { home, store, registry }
     }
 
-    /// Send notices somewhere else than stderr.
-    pub fn with_notice(mut self, notice: Notice) -> Self {
-        self.notice = notice;
-        self
-    }
-
-    /// Tell the user (stderr by default).
+    /// Tell the user what is going on outside the logs (e.g. "pulling model …"), on
+    /// stderr.
     pub fn notice(&self, message: &str) {
         tracing::info!("{message}");
-        (self.notice)(message);
+        eprintln!("{message}");
     }
 
     /// The installed path of a catalog model, pulling it first (and saying so) when
@@ -178,15 +170,6 @@ pub fn read_schema(path: &Path) -> Result<(String, Value), JobError> {
         })
         .unwrap_or_else(|| "answer".to_string());
     Ok((name, schema))
-}
-
-/// Check that `text` is JSON satisfying `schema` (read from `path`).
-pub fn check_answer(path: &Path, schema: &Value, text: &str) -> Result<Value, JobError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| JobError::Answer { path: path.to_path_buf(), reason: format!("not JSON: {e}") })?;
-    crate::core::schemas::validate(schema, &value)
-        .map_err(|e| JobError::Answer { path: path.to_path_buf(), reason: e.to_string() })?;
-    Ok(value)
 }
 
 /// Write `lines` (each followed by a newline) to `path` atomically: a temporary file
@@ -252,8 +235,7 @@ mod tests {
             .expect("write");
         let (name, schema) = read_schema(&good).expect("valid schema");
         assert_eq!(name, "my_answer");
-        assert!(check_answer(&good, &schema, r#"{"n": 1}"#).is_ok());
-        assert!(matches!(check_answer(&good, &schema, r#"{"n": "x"}"#), Err(JobError::Answer { .. })));
+        assert_eq!(schema["required"][0], "n");
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "{").expect("write");
         assert!(matches!(read_schema(&bad), Err(JobError::Schema { .. })));

@@ -1,14 +1,15 @@
 //! [`ChatJob`]: one answer streamed to stdout, or a multi-turn conversation on stdin.
+//! With a schema the answer is not streamed: the provider checks (and, without
+//! native enforcement, corrects) the whole answer first, and only its JSON is printed.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use super::base::{Job, JobContext, JobError, check_answer, read_schema};
+use super::base::{Job, JobContext, JobError, read_schema};
 use crate::llm::{ChatEvent, ChatModel, ChatRequest, ChatResponse, LlmError, Message};
 use crate::settings::ChatJob;
 
@@ -17,7 +18,6 @@ pub const EXIT_COMMAND: &str = "/exit";
 
 /// A schema file, read.
 struct Schema {
-    path: PathBuf,
     name: String,
     schema: Value,
 }
@@ -48,7 +48,7 @@ impl ChatJob {
     fn read_schema(&self) -> Result<Option<Schema>, JobError> {
         self.schema
             .as_ref()
-            .map(|path| read_schema(path).map(|(name, schema)| Schema { path: path.clone(), name, schema }))
+            .map(|path| read_schema(path).map(|(name, schema)| Schema { name, schema }))
             .transpose()
     }
 
@@ -72,7 +72,9 @@ impl ChatJob {
     }
 
     /// Answer `messages`, writing the answer (token by token when streaming) and a
-    /// final newline to `out`.
+    /// final newline to `out`. An answer to a schema is never streamed: the provider
+    /// validates the whole answer (and corrects it where the server cannot enforce the
+    /// schema), so only the final JSON reaches `out`.
     async fn answer(
         &self,
         model: &dyn ChatModel,
@@ -81,22 +83,8 @@ impl ChatJob {
         out: &mut (dyn Write + Send),
     ) -> Result<ChatResponse, JobError> {
         let request = self.request(messages, schema);
-        let response = if self.stream {
-            let mut stream = model.chat_stream(request).await?;
-            let mut done = None;
-            while let Some(event) = stream.next().await {
-                match event? {
-                    ChatEvent::Delta { text } => {
-                        out.write_all(text.as_bytes()).map_err(JobError::Output)?;
-                        out.flush().map_err(JobError::Output)?;
-                    }
-                    ChatEvent::Done(response) => {
-                        done = Some(response);
-                        break;
-                    }
-                }
-            }
-            done.ok_or(LlmError::EngineStopped)?
+        let response = if self.stream && schema.is_none() {
+            stream_to(model, request, out).await?
         } else {
             let response = model.chat(request).await?;
             out.write_all(response.text.as_bytes()).map_err(JobError::Output)?;
@@ -104,9 +92,6 @@ impl ChatJob {
         };
         writeln!(out).map_err(JobError::Output)?;
         out.flush().map_err(JobError::Output)?;
-        if let Some(schema) = schema {
-            check_answer(&schema.path, &schema.schema, &response.text)?;
-        }
         tracing::info!(
             model = %response.model,
             prompt_tokens = response.usage.prompt_tokens,
@@ -147,7 +132,7 @@ impl ChatJob {
             history.push(Message::user(line));
             match self.answer(model, history.clone(), schema, out).await {
                 Ok(response) => history.push(Message::assistant(response.text)),
-                Err(error @ (JobError::Llm(_) | JobError::Answer { .. })) => {
+                Err(error @ JobError::Llm(_)) => {
                     tracing::error!("{error}");
                     history.pop();
                 }
@@ -158,12 +143,46 @@ impl ChatJob {
     }
 }
 
+/// Stream the answer to `request` to `out`, delta by delta. After an error in the
+/// middle of the answer a newline ends the partial answer, so that the error (on
+/// stderr) and the next prompt start on a line of their own.
+async fn stream_to(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+    out: &mut (dyn Write + Send),
+) -> Result<ChatResponse, JobError> {
+    let mut stream = model.chat_stream(request).await?;
+    let mut partial = false;
+    let result = async {
+        while let Some(event) = stream.next().await {
+            match event? {
+                ChatEvent::Delta { text } => {
+                    out.write_all(text.as_bytes()).map_err(JobError::Output)?;
+                    out.flush().map_err(JobError::Output)?;
+                    partial |= !text.is_empty();
+                }
+                ChatEvent::Done(response) => return Ok(response),
+            }
+        }
+        Err(JobError::from(LlmError::EngineStopped))
+    }
+    .await;
+    if result.is_err() && partial {
+        // Best effort: the stream's error is the one to report.
+        let _ = writeln!(out).and_then(|()| out.flush());
+    }
+    result
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::llm::{ChatStream, FinishReason, Role, Usage};
 
-    /// Answers "<n messages>: <last user message>" in two deltas; "overflow" fails.
+    /// Answers "<n messages>: <last user message>" in two deltas; "overflow" fails
+    /// before the first delta, "break" after one. With a schema it answers
+    /// `{"n": <n messages>}`, streamed in a code fence as a server without native
+    /// schema support might.
     pub(crate) struct EchoModel;
 
     #[async_trait]
@@ -182,7 +201,20 @@ pub(crate) mod tests {
                 Some(_) => format!("{{\"n\": {}}}", request.messages.len()),
                 None => format!("{}: {last}", request.messages.len()),
             };
-            let (a, b) = text.split_at(text.len() / 2);
+            if last == "break" {
+                let events = vec![
+                    Ok(ChatEvent::Delta { text: "partial".into() }),
+                    Err(LlmError::Provider { provider: "echo".into(), reason: "connection reset".into() }),
+                ];
+                return Ok(Box::pin(futures::stream::iter(events)));
+            }
+            let (a, b) = match &request.response_schema {
+                Some(_) => (format!("```json\n{text}"), "\n```".to_string()),
+                None => {
+                    let (a, b) = text.split_at(text.len() / 2);
+                    (a.to_string(), b.to_string())
+                }
+            };
             let response = ChatResponse {
                 text: text.clone(),
                 tool_calls: Vec::new(),
@@ -191,8 +223,8 @@ pub(crate) mod tests {
                 model: "echo".into(),
             };
             let events = vec![
-                Ok(ChatEvent::Delta { text: a.to_string() }),
-                Ok(ChatEvent::Delta { text: b.to_string() }),
+                Ok(ChatEvent::Delta { text: a }),
+                Ok(ChatEvent::Delta { text: b }),
                 Ok(ChatEvent::Done(response)),
             ];
             Ok(Box::pin(futures::stream::iter(events)))
@@ -227,18 +259,29 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn schema_answers_are_validated() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("count.json");
-        let schema = |max: u32| Schema {
-            path: path.clone(),
+    async fn schema_answers_are_not_streamed_and_print_only_the_json() {
+        let schema = Schema {
             name: "count".into(),
-            schema: serde_json::json!({"type": "object", "properties": {"n": {"type": "integer", "maximum": max}}, "required": ["n"]}),
+            schema: serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
         };
         let mut out = Vec::new();
-        let ok = job(None).answer(&EchoModel, vec![Message::user("q")], Some(&schema(5)), &mut out).await;
-        assert_eq!(ok.expect("valid answer").text, "{\"n\": 1}");
-        let err = job(None).answer(&EchoModel, vec![Message::user("q")], Some(&schema(0)), &mut out).await;
-        assert!(matches!(err, Err(JobError::Answer { .. })));
+        let response = job(None)
+            .answer(&EchoModel, vec![Message::user("q")], Some(&schema), &mut out)
+            .await
+            .expect("answer");
+        assert_eq!(response.json().expect("JSON")["n"], 1);
+        assert_eq!(String::from_utf8(out).expect("utf8"), "{\"n\": 1}\n", "no fence from the stream");
+    }
+
+    #[tokio::test]
+    async fn a_stream_failing_midway_ends_the_partial_line() {
+        let mut out = Vec::new();
+        let err = job(None).answer(&EchoModel, vec![Message::user("break")], None, &mut out).await;
+        assert!(matches!(err, Err(JobError::Llm(_))));
+        assert_eq!(String::from_utf8(out).expect("utf8"), "partial\n");
+        let mut out = Vec::new();
+        let err = job(None).answer(&EchoModel, vec![Message::user("overflow")], None, &mut out).await;
+        assert!(matches!(err, Err(JobError::Llm(_))));
+        assert!(out.is_empty(), "nothing was printed, so no newline either");
     }
 }

@@ -6,7 +6,7 @@
 //! Answers are written in input order as `{"id", "text", "json"?, "finish_reason",
 //! "usage", "model"}` lines, atomically, once every prompt is answered.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::base::{Job, JobContext, JobError, check_answer, read_schema, write_lines_atomically};
+use super::base::{Job, JobContext, JobError, read_schema, write_lines_atomically};
 use crate::llm::{ChatModel, ChatRequest, FinishReason, Message, Usage};
 use crate::settings::InferenceJob;
 
@@ -85,7 +85,7 @@ pub fn read_prompts(path: &Path, system: Option<&str>) -> Result<Vec<Prompt>, Jo
 #[async_trait]
 impl Job for InferenceJob {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let schema = self.schema.as_ref().map(|p| read_schema(p).map(|s| (p.clone(), s))).transpose()?;
+        let schema = self.schema.as_deref().map(read_schema).transpose()?;
         let prompts = read_prompts(&self.input, self.system.as_deref())?;
         tracing::info!(
             prompts = prompts.len(),
@@ -107,7 +107,7 @@ impl InferenceJob {
         &self,
         model: Arc<dyn ChatModel>,
         prompts: Vec<Prompt>,
-        schema: Option<(PathBuf, (String, Value))>,
+        schema: Option<(String, Value)>,
     ) -> Result<Vec<String>, JobError> {
         let schema = schema.as_ref();
         let requests = prompts.into_iter().map(|prompt| {
@@ -119,7 +119,7 @@ impl InferenceJob {
             if let Some(n) = self.max_tokens {
                 request = request.max_tokens(n);
             }
-            if let Some((_, (name, schema))) = schema {
+            if let Some((name, schema)) = schema {
                 request = request.with_schema(name.clone(), schema.clone());
             }
             let (id, line) = (prompt.id, prompt.line);
@@ -130,8 +130,12 @@ impl InferenceJob {
                     path: self.input.clone(),
                     source: Box::new(source),
                 })?;
+                // The provider validated the answer against the schema already.
                 let json = match schema {
-                    Some((path, (_, schema))) => Some(check_answer(path, schema, &response.text)?),
+                    Some(_) => Some(response.json().map_err(|e| JobError::Answer {
+                        path: self.schema.clone().unwrap_or_default(),
+                        reason: format!("not JSON: {e}"),
+                    })?),
                     None => None,
                 };
                 let answer = Answer {
@@ -156,6 +160,7 @@ impl InferenceJob {
 mod tests {
     use super::*;
     use crate::jobs::chat::tests::EchoModel;
+    use std::path::PathBuf;
 
     fn job(input: PathBuf, output: PathBuf) -> InferenceJob {
         InferenceJob {
@@ -225,5 +230,19 @@ mod tests {
         let prompts = read_prompts(&input, None).expect("valid input");
         let err = job.answer_all(Arc::new(EchoModel), prompts, None).await.expect_err("overflow");
         assert!(matches!(err, JobError::Request { line: 2, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn schema_answers_carry_their_json() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("in.jsonl");
+        std::fs::write(&input, "{\"id\": 1, \"prompt\": \"p\"}\n").expect("write");
+        let job = job(input.clone(), dir.path().join("out.jsonl"));
+        let prompts = read_prompts(&input, None).expect("valid input");
+        let schema = ("count".to_string(), serde_json::json!({"type": "object"}));
+        let lines = job.answer_all(Arc::new(EchoModel), prompts, Some(schema)).await.expect("answers");
+        let record: Value = serde_json::from_str(&lines[0]).expect("json line");
+        assert_eq!(record["json"], serde_json::json!({"n": 1}));
+        assert_eq!(record["text"], "{\"n\": 1}");
     }
 }

@@ -31,7 +31,7 @@ pub use types::*;
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     #[error(
-        "prompt of {prompt_tokens} tokens does not fit the context window of {context} tokens (max_tokens {max_tokens} reserved for the answer); shorten the conversation or raise `context` in the profile"
+        "prompt of {prompt_tokens} tokens does not fit the context window of {context} tokens (an answer of up to {max_tokens} tokens was asked for); shorten the conversation or raise `context` in the profile"
     )]
     ContextOverflow { prompt_tokens: usize, max_tokens: usize, context: usize },
     #[error("invalid request: {0}")]

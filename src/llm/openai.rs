@@ -6,6 +6,9 @@
 //! exponential backoff and jitter, honouring `Retry-After` / `retry-after-ms`; once the
 //! retries are spent the call fails with [`LlmError::Unavailable`] and the attempt count.
 //! async-openai's own retry layer is not used, so a profile's `max_retries` is exact.
+//! Other statuses are not retried: 400, 422 and the other 4xx are
+//! [`LlmError::InvalidRequest`] (the request would fail anywhere, so a fallback chain
+//! stops), 401 / 403 / 404 and a spent quota are [`LlmError::Provider`] failures.
 //!
 //! Requests are built from async-openai's typed request structs; responses are read
 //! with lenient local structs, because servers differ in the fields they fill in
@@ -14,10 +17,11 @@
 //!
 //! Structured output: with `native_json_schema` the request carries
 //! `response_format: {"type": "json_schema", "json_schema": {..., "strict": ...}}`;
-//! servers that reject that form (llama-cpp-python accepts only the older
-//! `{"type": "json_object", "schema": ...}`) are detected from their 400/422 answer and
-//! spoken to in the older form from then on. Without `native_json_schema` the schema
-//! goes into the system prompt and a wrong answer is retried once with the error shown.
+//! servers that do not know that form (llama-cpp-python accepts only the older
+//! `{"type": "json_object", "schema": ...}`) say so in their error, and the call is
+//! re-sent in the older form, which is kept for later calls once the server accepted
+//! it. Without `native_json_schema` the schema goes into the system prompt and a wrong
+//! answer is retried once, the whole answer shown back with the error.
 //! Either way the answer is always validated against the schema
 //! ([`LlmError::SchemaViolation`]), and tool-call arguments against the tool's schema
 //! ([`LlmError::InvalidToolCall`]); raw control characters inside JSON strings (which
@@ -55,6 +59,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::profiles::OpenAiProfile;
+use super::structured;
 use super::{
     ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Embedder, Embeddings, FinishReason,
     LlmError, Message, ResponseSchema, Role, SamplingParams, ToolCall, ToolChoice, ToolSpec, Usage,
@@ -209,8 +214,38 @@ fn is_retryable_status(status: reqwest::StatusCode) -> bool {
     status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error()
 }
 
+/// Whether a reqwest failure may pass on a retry: timeouts, refused connections, broken
+/// bodies, and sending failures caused by the connection (reset, closed before the
+/// answer). A request that could not be built or that hyper refuses to send (an
+/// unsupported method or URI) fails the same way every time.
 fn is_transient(error: &reqwest::Error) -> bool {
-    error.is_timeout() || error.is_connect() || error.is_request() || error.is_body()
+    if error.is_builder() {
+        return false;
+    }
+    if error.is_timeout() || error.is_connect() || error.is_body() {
+        return true;
+    }
+    error.is_request() && dropped_connection(error)
+}
+
+/// Whether an error's causes show the connection failing: an I/O error, or hyper's
+/// words for a connection that went away.
+fn dropped_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    const CLOSED: [&str; 5] = [
+        "connection closed before message completed",
+        "connection error",
+        "channel closed",
+        "operation was canceled",
+        "error writing a body to connection",
+    ];
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<std::io::Error>() || CLOSED.iter().any(|c| e.to_string().starts_with(c)) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn describe_reqwest(error: &reqwest::Error) -> String {
@@ -321,6 +356,41 @@ fn boxed(error: TransportError) -> OpenAIError {
     OpenAIError::Boxed(Box::new(error))
 }
 
+/// What a non-retryable HTTP status means: a request the server finds malformed (400,
+/// 422 and the other 4xx) would fail on any provider, so it is an
+/// [`LlmError::InvalidRequest`] and a fallback chain stops there; a misconfigured
+/// provider (401, 403, 404), a spent quota (429) and server errors are
+/// [`LlmError::Provider`] failures worth falling back from.
+fn status_error(provider: String, status: u16, message: String) -> LlmError {
+    let reason = format!("HTTP {status}: {message}");
+    if (400..500).contains(&status) && !matches!(status, 401 | 403 | 404 | 408 | 429) {
+        LlmError::InvalidRequest(format!("{provider} answered {reason}"))
+    } else {
+        LlmError::Provider { provider, reason }
+    }
+}
+
+/// Whether an HTTP error says the server does not know the `json_schema` response
+/// format: llama-cpp-python answers it with a pydantic "validation error" (status 500)
+/// naming the literal `json_schema`; older llama.cpp servers say the type "must be one
+/// of" text or json_object. Other complaints about `response_format` (OpenAI's
+/// "Invalid schema for response_format ...") are errors in the request, and the older
+/// form would not help.
+fn says_json_schema_unsupported(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("json_schema")
+        && [
+            "validation error",
+            "literal_error",
+            "input should be",
+            "must be one of",
+            "not supported",
+            "unsupported",
+        ]
+        .iter()
+        .any(|p| message.contains(p))
+}
+
 /// Map an async-openai error to ours.
 fn map_error(provider: &str, error: OpenAIError) -> LlmError {
     let provider = provider.to_string();
@@ -330,9 +400,7 @@ fn map_error(provider: &str, error: OpenAIError) -> LlmError {
                 TransportError::Exhausted { attempts, reason } => {
                     LlmError::Unavailable { provider, attempts, reason }
                 }
-                status @ TransportError::Status { .. } => {
-                    LlmError::Provider { provider, reason: status.to_string() }
-                }
+                TransportError::Status { status, message } => status_error(provider, status, message),
             },
             Err(other) => LlmError::Provider { provider, reason: other.to_string() },
         },
@@ -525,13 +593,9 @@ fn to_openai_tool_choice(
         ToolChoice::Required => ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required),
         ToolChoice::None => ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::None),
         ToolChoice::Named(name) => {
-            if !tools.iter().any(|t| &t.name == name) {
-                return Err(LlmError::InvalidRequest(format!(
-                    "tool_choice names `{name}`, which is not among the tools"
-                )));
-            }
+            let tool = structured::named_tool(tools, name)?;
             ChatCompletionToolChoiceOption::Function(ChatCompletionNamedToolChoice {
-                function: FunctionName { name: name.clone() },
+                function: FunctionName { name: tool.name.clone() },
             })
         }
     })
@@ -579,30 +643,6 @@ enum SchemaDialect {
     JsonSchema = 0,
     /// The older `{"type": "json_object", "schema": ...}` (llama-cpp-python, Anyscale).
     JsonObjectSchema = 1,
-}
-
-/// The text that asks for JSON when the server cannot enforce the schema itself.
-fn schema_prompt(schema: &ResponseSchema) -> String {
-    format!(
-        "Reply with one JSON value only, no prose and no code fences. It must satisfy this JSON Schema \
-         (`{}`):\n{}",
-        schema.name, schema.schema
-    )
-}
-
-/// Put `text` into the leading system message (appended), or add one.
-fn with_system_text(messages: &[Message], text: &str) -> Vec<Message> {
-    let mut out = messages.to_vec();
-    match out.first_mut() {
-        Some(first) if first.role == Role::System => {
-            if !first.content.is_empty() {
-                first.content.push_str("\n\n");
-            }
-            first.content.push_str(text);
-        }
-        _ => out.insert(0, Message::system(text)),
-    }
-    out
 }
 
 /// Escape raw control characters inside JSON strings (`None` when there are none).
@@ -871,10 +911,6 @@ fn map_finish_reason(reason: Option<&str>, has_tool_calls: bool) -> FinishReason
 }
 
 fn validate_tool_call(raw: RawToolCall, position: usize, tools: &[ToolSpec]) -> Result<ToolCall, LlmError> {
-    let tool = tools
-        .iter()
-        .find(|t| t.name == raw.name)
-        .ok_or_else(|| LlmError::InvalidToolCall { tool: raw.name.clone(), reason: "no such tool".into() })?;
     let arguments: Value = if raw.arguments.trim().is_empty() {
         json!({})
     } else {
@@ -885,8 +921,7 @@ fn validate_tool_call(raw: RawToolCall, position: usize, tools: &[ToolSpec]) -> 
             })?
             .1
     };
-    schemas::validate(&tool.parameters, &arguments)
-        .map_err(|e| LlmError::InvalidToolCall { tool: raw.name.clone(), reason: e.to_string() })?;
+    structured::validate_call(tools, &raw.name, &arguments)?;
     let id = if raw.id.is_empty() { format!("call_{position}") } else { raw.id };
     Ok(ToolCall { id, name: raw.name, arguments })
 }
@@ -960,7 +995,8 @@ pub struct OpenAiChat {
     conn: Connection,
     defaults: SamplingParams,
     native_json_schema: bool,
-    /// Learned on the first structured-output call a server rejects.
+    /// The `response_format` form for JSON Schemas: `json_schema` until a server rejects
+    /// it and then accepts the older form.
     dialect: AtomicU8,
     /// `max_completion_tokens` (api.openai.com) or `max_tokens` (everyone else).
     use_max_completion_tokens: bool,
@@ -1050,7 +1086,9 @@ impl OpenAiChat {
     fn body(&self, request: &ChatRequest, dialect: SchemaDialect, stream: bool) -> Result<Value, LlmError> {
         let params = request.params.clone().or(&self.defaults);
         let messages = match (&request.response_schema, self.native_json_schema) {
-            (Some(schema), false) => with_system_text(&request.messages, &schema_prompt(schema)),
+            (Some(schema), false) => {
+                structured::with_system(&request.messages, &structured::schema_prompt(&schema.schema))
+            }
             _ => request.messages.clone(),
         };
         let mut body = CreateChatCompletionRequest {
@@ -1106,54 +1144,76 @@ impl OpenAiChat {
         Ok(value)
     }
 
-    /// Whether an error says the server does not know the `json_schema` response format.
-    fn rejects_json_schema(&self, request: &ChatRequest, dialect: SchemaDialect, error: &LlmError) -> bool {
+    /// Whether a failed request was a structured-output call in the `json_schema` form
+    /// that the server rejected for not knowing that form.
+    fn rejects_json_schema(
+        &self,
+        request: &ChatRequest,
+        dialect: SchemaDialect,
+        error: &OpenAIError,
+    ) -> bool {
+        let OpenAIError::Boxed(inner) = error else { return false };
         self.native_json_schema
             && request.response_schema.is_some()
             && dialect == SchemaDialect::JsonSchema
-            && matches!(error, LlmError::Provider { reason, .. }
-                if reason.starts_with("HTTP ") && reason.contains("response_format"))
+            && matches!(inner.downcast_ref::<TransportError>(),
+                Some(TransportError::Status { message, .. }) if says_json_schema_unsupported(message))
     }
 
-    fn learn_dialect(&self, error: &LlmError) {
-        tracing::info!(
-            provider = %self.conn.provider,
-            error = %error,
-            "server rejects response_format json_schema; using {{\"type\": \"json_object\", \"schema\": ...}}"
-        );
-        self.dialect.store(SchemaDialect::JsonObjectSchema as u8, Ordering::Relaxed);
-    }
-
-    /// One non-streaming round trip, validated.
-    async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let ctx = self.context(request);
-        let mut dialect = self.dialect();
-        loop {
-            let body = self.body(request, dialect, false)?;
-            let result = self.conn.client.chat().create_byot::<Value, WireCompletion>(body).await;
-            let response = match result.map_err(|e| map_error(&self.conn.provider, e)) {
-                Ok(r) => r,
-                Err(e) if self.rejects_json_schema(request, dialect, &e) => {
-                    self.learn_dialect(&e);
-                    dialect = SchemaDialect::JsonObjectSchema;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            if let Some(error) = response.error {
-                return Err(LlmError::Provider {
-                    provider: self.conn.provider.to_string(),
-                    reason: error.to_string(),
-                });
+    /// Send a request built for the learnt dialect. When the server rejects the
+    /// `json_schema` form, the request is sent once more in the older
+    /// `{"type": "json_object", "schema": ...}` form, and only when the server accepts
+    /// that is the older form remembered for later calls; otherwise the first error
+    /// stands.
+    async fn send<T, F, Fut>(&self, request: &ChatRequest, stream: bool, post: F) -> Result<T, LlmError>
+    where
+        F: Fn(Value) -> Fut,
+        Fut: Future<Output = Result<T, OpenAIError>>,
+    {
+        let dialect = self.dialect();
+        let rejection = match post(self.body(request, dialect, stream)?).await {
+            Ok(answer) => return Ok(answer),
+            Err(e) if self.rejects_json_schema(request, dialect, &e) => map_error(&self.conn.provider, e),
+            Err(e) => return Err(map_error(&self.conn.provider, e)),
+        };
+        match post(self.body(request, SchemaDialect::JsonObjectSchema, stream)?).await {
+            Ok(answer) => {
+                tracing::info!(
+                    provider = %self.conn.provider,
+                    error = %rejection,
+                    "server rejects response_format json_schema; using {{\"type\": \"json_object\", \"schema\": ...}}"
+                );
+                self.dialect.store(SchemaDialect::JsonObjectSchema as u8, Ordering::Relaxed);
+                Ok(answer)
             }
-            if response.choices.is_empty() {
-                return Err(LlmError::Provider {
-                    provider: self.conn.provider.to_string(),
-                    reason: "the response has no choices".into(),
-                });
+            Err(e) => {
+                let error = map_error(&self.conn.provider, e);
+                tracing::debug!(provider = %self.conn.provider, %error, "the json_object form failed too");
+                Err(rejection)
             }
-            return finish(Accumulator::from_response(response), &ctx);
         }
+    }
+
+    /// One non-streaming round trip, not yet validated.
+    async fn fetch(&self, request: &ChatRequest) -> Result<Accumulator, LlmError> {
+        let response = self
+            .send(request, false, |body| async move {
+                self.conn.client.chat().create_byot::<Value, WireCompletion>(body).await
+            })
+            .await?;
+        if let Some(error) = response.error {
+            return Err(LlmError::Provider {
+                provider: self.conn.provider.to_string(),
+                reason: error.to_string(),
+            });
+        }
+        if response.choices.is_empty() {
+            return Err(LlmError::Provider {
+                provider: self.conn.provider.to_string(),
+                reason: "the response has no choices".into(),
+            });
+        }
+        Ok(Accumulator::from_response(response))
     }
 }
 
@@ -1183,22 +1243,11 @@ impl ChatModel for OpenAiChat {
     async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, LlmError> {
         self.check(&request)?;
         let ctx = self.context(&request);
-        let mut dialect = self.dialect();
-        let inner = loop {
-            let body = self.body(&request, dialect, true)?;
-            match self.conn.client.chat().create_stream_byot::<Value, WireCompletion>(body).await {
-                Ok(stream) => break stream,
-                Err(e) => {
-                    let e = map_error(&self.conn.provider, e);
-                    if self.rejects_json_schema(&request, dialect, &e) {
-                        self.learn_dialect(&e);
-                        dialect = SchemaDialect::JsonObjectSchema;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        };
+        let inner = self
+            .send(&request, true, |body| async move {
+                self.conn.client.chat().create_stream_byot::<Value, WireCompletion>(body).await
+            })
+            .await?;
         let state = StreamState { inner, acc: Accumulator::default(), ctx, done: false };
         let stream = futures::stream::unfold(state, |mut state| async move {
             if state.done {
@@ -1238,18 +1287,23 @@ impl ChatModel for OpenAiChat {
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError> {
         self.check(&request)?;
-        match self.complete(&request).await {
-            // The server could not enforce the schema: show the model its mistake, once.
-            Err(LlmError::SchemaViolation { reason, output, .. }) if !self.native_json_schema => {
+        let ctx = self.context(&request);
+        let answer = self.fetch(&request).await?;
+        // The server cannot enforce the schema: a wrong answer is shown to the model, whole
+        // (the error's copy is cut short), with the reason, once.
+        let correctable = !self.native_json_schema && request.response_schema.is_some();
+        let output = correctable.then(|| answer.text.clone());
+        match (finish(answer, &ctx), output) {
+            (Err(LlmError::SchemaViolation { reason, .. }), Some(output)) => {
                 tracing::debug!(provider = %self.conn.provider, %reason, "answer violates the schema; asking again");
-                let mut retry = request.clone();
+                let mut retry = request;
                 retry.messages.push(Message::assistant(output));
                 retry.messages.push(Message::user(format!(
                     "That reply does not satisfy the schema: {reason}. Reply again with only the corrected JSON."
                 )));
-                self.complete(&retry).await
+                finish(self.fetch(&retry).await?, &ctx)
             }
-            other => other,
+            (result, _) => result,
         }
     }
 }
@@ -1276,7 +1330,7 @@ struct WireEmbedding {
 pub struct OpenAiEmbedder {
     name: String,
     conn: Connection,
-    /// 0 until the first answer tells it (or [`probe`](Self::probe) asks).
+    /// 0 until the first answer tells it.
     dimension: AtomicUsize,
 }
 
@@ -1292,7 +1346,7 @@ impl std::fmt::Debug for OpenAiEmbedder {
 
 impl OpenAiEmbedder {
     /// Build the embedder for a profile (API key from the profile's environment variable).
-    /// [`Embedder::dimension`] is 0 until the first call or [`probe`](Self::probe).
+    /// [`Embedder::dimension`] is 0 until the first call.
     pub fn new(profile_name: &str, profile: &OpenAiProfile) -> Result<Self, LlmError> {
         Self::with_api_key(profile_name, profile, key_from_env(profile))
     }
@@ -1310,27 +1364,9 @@ impl OpenAiEmbedder {
         })
     }
 
-    /// Learn the vector dimension by embedding one short text.
-    pub async fn probe(&self) -> Result<usize, LlmError> {
-        self.embed(&["dimension probe".to_string()]).await?;
-        Ok(self.dimension.load(Ordering::Relaxed))
-    }
-}
-
-#[async_trait]
-impl Embedder for OpenAiEmbedder {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn dimension(&self) -> usize {
-        self.dimension.load(Ordering::Relaxed)
-    }
-
-    async fn embed(&self, texts: &[String]) -> Result<Embeddings, LlmError> {
-        if texts.is_empty() {
-            return Ok(Embeddings { vectors: Vec::new(), prompt_tokens: 0 });
-        }
+    /// One `/v1/embeddings` request: the vectors in the order of `texts`, and the
+    /// prompt tokens the server counted.
+    async fn embed_batch(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, u32), LlmError> {
         let provider = self.conn.provider.to_string();
         let body = json!({"model": self.conn.model, "input": texts, "encoding_format": "float"});
         let response = self
@@ -1363,7 +1399,34 @@ impl Embedder for OpenAiEmbedder {
             return Err(bad(format!("dimension changed from {known} to {dim}")));
         }
         self.dimension.store(dim, Ordering::Relaxed);
-        Ok(Embeddings { vectors, prompt_tokens: response.usage.map(|u| u.prompt_tokens).unwrap_or(0) })
+        Ok((vectors, response.usage.map(|u| u.prompt_tokens).unwrap_or(0)))
+    }
+}
+
+/// Texts per `/v1/embeddings` request: OpenAI takes at most 2,048 inputs (and 300,000
+/// tokens) per request, local servers hold the whole batch in memory.
+pub const EMBED_BATCH: usize = 256;
+
+#[async_trait]
+impl Embedder for OpenAiEmbedder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension.load(Ordering::Relaxed)
+    }
+
+    /// Embeds `texts` [`EMBED_BATCH`] at a time, one request after another; the
+    /// vectors come back in the order of `texts`.
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, LlmError> {
+        let mut out = Embeddings { vectors: Vec::with_capacity(texts.len()), prompt_tokens: 0 };
+        for batch in texts.chunks(EMBED_BATCH) {
+            let (vectors, prompt_tokens) = self.embed_batch(batch).await?;
+            out.vectors.extend(vectors);
+            out.prompt_tokens = out.prompt_tokens.saturating_add(prompt_tokens);
+        }
+        Ok(out)
     }
 }
 
@@ -1527,11 +1590,61 @@ mod tests {
 
     #[test]
     fn system_text_joins_the_leading_system_message() {
-        let joined = with_system_text(&[Message::system("You are terse."), Message::user("hi")], "JSON only");
+        let with_system = structured::with_system;
+        let joined = with_system(&[Message::system("You are terse."), Message::user("hi")], "JSON only");
         assert_eq!(joined.len(), 2);
         assert_eq!(joined[0].content, "You are terse.\n\nJSON only");
-        let added = with_system_text(&[Message::user("hi")], "JSON only");
+        let added = with_system(&[Message::user("hi")], "JSON only");
         assert_eq!((added[0].role, added[0].content.as_str()), (Role::System, "JSON only"));
+        assert_eq!(
+            structured::schema_prompt(&json!({"type": "string"})),
+            "Reply with one JSON value only, matching this JSON Schema: {\"type\":\"string\"}"
+        );
+    }
+
+    #[test]
+    fn client_errors_are_invalid_requests_except_provider_setup() {
+        let kind = |status: u16| status_error("openai:t".into(), status, "nope".into());
+        for status in [400, 413, 422] {
+            let error = kind(status);
+            assert!(matches!(error, LlmError::InvalidRequest(_)), "{status}: {error:?}");
+            assert!(!error.is_provider_failure());
+            assert!(error.to_string().contains(&format!("HTTP {status}: nope")), "{error}");
+        }
+        for status in [401, 403, 404, 408, 429, 500, 503] {
+            let error = kind(status);
+            assert!(matches!(error, LlmError::Provider { .. }), "{status}: {error:?}");
+            assert!(error.is_provider_failure());
+        }
+    }
+
+    #[test]
+    fn only_an_unknown_json_schema_format_switches_dialect() {
+        // llama-cpp-python (pydantic, status 500).
+        assert!(says_json_schema_unsupported(
+            "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), \
+             'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
+        ));
+        // llama.cpp's older server.
+        assert!(says_json_schema_unsupported(
+            "response_format type must be one of \"text\" or \"json_object\", but got: json_schema"
+        ));
+        // OpenAI rejecting a schema, or a request without the word: errors in the request.
+        assert!(!says_json_schema_unsupported(
+            "Invalid schema for response_format 'view': In context=(), 'additionalProperties' is required \
+             to be supplied and to be false."
+        ));
+        assert!(!says_json_schema_unsupported("Invalid 'response_format.json_schema.name': string too long"));
+        assert!(!says_json_schema_unsupported("1 validation error: messages.0.content: field required"));
+    }
+
+    #[test]
+    fn only_connection_failures_make_a_send_error_transient() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert!(dropped_connection(&reset));
+        assert!(!dropped_connection(&std::fmt::Error));
+        let built = reqwest::Client::new().get("http://x").header("bad\nname", "v").build().unwrap_err();
+        assert!(built.is_builder() && !is_transient(&built));
     }
 
     fn ctx(tools: Vec<ToolSpec>, schema: Option<ResponseSchema>) -> CallContext {

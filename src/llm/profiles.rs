@@ -190,14 +190,34 @@ pub fn is_path(reference: &str) -> Option<PathBuf> {
 
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 use super::fallback::FallbackChat;
 use super::{ChatModel, Embedder, LlmError};
 use crate::llm::store::ModelStore;
 
+/// One lazily built value per key. The map lock is held only to find the cell, so a
+/// slow load (a model pull, an engine start) never blocks other keys.
+struct Cells<T>(Mutex<BTreeMap<String, Arc<OnceCell<T>>>>);
+
+impl<T: Clone> Cells<T> {
+    fn new() -> Self {
+        Self(Mutex::new(BTreeMap::new()))
+    }
+
+    async fn get_or_try_init<F, Fut>(&self, key: &str, init: F) -> Result<T, LlmError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, LlmError>>,
+    {
+        let cell = self.0.lock().await.entry(key.to_string()).or_default().clone();
+        cell.get_or_try_init(init).await.cloned()
+    }
+}
+
 /// Builds and caches the models of the configured profiles. Cheap to clone.
-/// A local model file is loaded once and shared by every profile that uses it.
+/// A local model file is loaded once and shared by every profile that uses it with
+/// the same engine shape (context, slots, LoRA set).
 #[derive(Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
@@ -206,10 +226,10 @@ pub struct Registry {
 struct Inner {
     profiles: BTreeMap<String, ProfileSettings>,
     store: Arc<ModelStore>,
-    chats: Mutex<BTreeMap<String, Arc<dyn ChatModel>>>,
-    embedders: Mutex<BTreeMap<String, Arc<dyn Embedder>>>,
+    chats: Cells<Arc<dyn ChatModel>>,
+    embedders: Cells<Arc<dyn Embedder>>,
     #[cfg(feature = "llama")]
-    engines: Mutex<Vec<(super::llama::EngineConfig, Arc<super::llama::Engine>)>>,
+    engines: Cells<Arc<super::llama::Engine>>,
 }
 
 impl Registry {
@@ -218,10 +238,10 @@ impl Registry {
             inner: Arc::new(Inner {
                 profiles,
                 store,
-                chats: Mutex::new(BTreeMap::new()),
-                embedders: Mutex::new(BTreeMap::new()),
+                chats: Cells::new(),
+                embedders: Cells::new(),
                 #[cfg(feature = "llama")]
-                engines: Mutex::new(Vec::new()),
+                engines: Cells::new(),
             }),
         }
     }
@@ -238,39 +258,34 @@ impl Registry {
             .ok_or_else(|| LlmError::UnknownProfile(name.to_string(), self.names().join(", ")))
     }
 
-    pub fn store(&self) -> &Arc<ModelStore> {
-        &self.inner.store
-    }
-
-    /// The chat model of a profile, loading it on first use. A profile with a
-    /// fallback chain is served by a [`FallbackChat`] that loads the others lazily.
-    pub async fn chat(&self, name: &str) -> Result<Arc<dyn ChatModel>, LlmError> {
-        let profile = self.profile(name)?;
-        if profile.fallback().is_empty() {
-            return self.chat_single(name).await;
-        }
+    /// The profile and every profile of its fallback chain, in the order they are tried.
+    pub fn chain(&self, name: &str) -> Result<Vec<String>, LlmError> {
         let mut chain = vec![name.to_string()];
-        let mut next: Vec<String> = profile.fallback().to_vec();
-        while let Some(fallback) = next.first().cloned() {
-            next.remove(0);
+        let mut next: Vec<String> = self.profile(name)?.fallback().to_vec();
+        while !next.is_empty() {
+            let fallback = next.remove(0);
             if chain.contains(&fallback) {
                 continue;
             }
             next.extend(self.profile(&fallback)?.fallback().iter().cloned());
             chain.push(fallback);
         }
+        Ok(chain)
+    }
+
+    /// The chat model of a profile, loading it on first use. A profile with a
+    /// fallback chain is served by a [`FallbackChat`] that loads the others lazily.
+    pub async fn chat(&self, name: &str) -> Result<Arc<dyn ChatModel>, LlmError> {
+        let chain = self.chain(name)?;
+        if chain.len() == 1 {
+            return self.chat_single(name).await;
+        }
         Ok(Arc::new(FallbackChat::new(self.clone(), chain)))
     }
 
     /// The chat model of exactly this profile (no fallback), loading it on first use.
     pub async fn chat_single(&self, name: &str) -> Result<Arc<dyn ChatModel>, LlmError> {
-        let mut chats = self.inner.chats.lock().await;
-        if let Some(model) = chats.get(name) {
-            return Ok(model.clone());
-        }
-        let model = self.build_chat(name).await?;
-        chats.insert(name.to_string(), model.clone());
-        Ok(model)
+        self.inner.chats.get_or_try_init(name, || self.build_chat(name)).await
     }
 
     async fn build_chat(&self, name: &str) -> Result<Arc<dyn ChatModel>, LlmError> {
@@ -310,13 +325,11 @@ impl Registry {
             batch: p.batch,
             threads,
         };
-        let mut engines = self.inner.engines.lock().await;
-        if let Some((_, engine)) = engines.iter().find(|(c, _)| *c == config) {
-            return Ok(engine.clone());
-        }
-        let engine = Arc::new(super::llama::Engine::start(config.clone()).await?);
-        engines.push((config, engine.clone()));
-        Ok(engine)
+        let key = format!("{config:?}");
+        self.inner
+            .engines
+            .get_or_try_init(&key, || async { Ok(Arc::new(super::llama::Engine::start(config).await?)) })
+            .await
     }
 
     /// A model reference to a local path: an existing path as is, else a catalog
@@ -333,31 +346,32 @@ impl Registry {
 
     /// The embedding model of a profile, loading it on first use.
     pub async fn embedder(&self, name: &str) -> Result<Arc<dyn Embedder>, LlmError> {
-        let mut embedders = self.inner.embedders.lock().await;
-        if let Some(model) = embedders.get(name) {
-            return Ok(model.clone());
-        }
-        let model: Arc<dyn Embedder> = match self.profile(name)? {
+        self.inner.embedders.get_or_try_init(name, || self.build_embedder(name)).await
+    }
+
+    async fn build_embedder(&self, name: &str) -> Result<Arc<dyn Embedder>, LlmError> {
+        match self.profile(name)? {
             #[cfg(feature = "candle")]
             ProfileSettings::Candle(p) => {
                 let dir = self.resolve_file(&p.model).await?;
-                Arc::new(super::candle::CandleEmbedder::load(&dir, name, p.batch_size, p.max_length)?)
+                let model = super::candle::CandleEmbedder::load_async(
+                    dir,
+                    name.to_string(),
+                    p.batch_size,
+                    p.max_length,
+                )
+                .await?;
+                Ok(Arc::new(model))
             }
             #[cfg(feature = "openai")]
-            ProfileSettings::Openai(p) => Arc::new(super::openai::OpenAiEmbedder::new(name, p)?),
-            ProfileSettings::Llama(_) => {
-                return Err(LlmError::InvalidRequest(format!(
-                    "profile `{name}` is a chat model (llama), not an embedding model"
-                )));
-            }
+            ProfileSettings::Openai(p) => Ok(Arc::new(super::openai::OpenAiEmbedder::new(name, p)?)),
+            ProfileSettings::Llama(_) => Err(LlmError::InvalidRequest(format!(
+                "profile `{name}` is a chat model (llama), not an embedding model"
+            ))),
             #[allow(unreachable_patterns)]
-            _ => {
-                return Err(LlmError::InvalidRequest(format!(
-                    "profile `{name}` needs a provider this build was compiled without (cargo features candle / openai)"
-                )));
-            }
-        };
-        embedders.insert(name.to_string(), model.clone());
-        Ok(model)
+            _ => Err(LlmError::InvalidRequest(format!(
+                "profile `{name}` needs a provider this build was compiled without (cargo features candle / openai)"
+            ))),
+        }
     }
 }

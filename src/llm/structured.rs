@@ -13,12 +13,7 @@ use crate::core::schemas;
 pub fn action_schema(tools: &[ToolSpec], choice: &ToolChoice) -> Result<Value, LlmError> {
     let allowed: Vec<&ToolSpec> = match choice {
         ToolChoice::None => Vec::new(),
-        ToolChoice::Named(name) => {
-            let tool = tools.iter().find(|t| &t.name == name).ok_or_else(|| {
-                LlmError::InvalidRequest(format!("tool_choice names `{name}`, which is not among the tools"))
-            })?;
-            vec![tool]
-        }
+        ToolChoice::Named(name) => vec![named_tool(tools, name)?],
         ToolChoice::Auto | ToolChoice::Required => tools.iter().collect(),
     };
     let mut branches: Vec<Value> = allowed
@@ -43,8 +38,8 @@ pub fn action_schema(tools: &[ToolSpec], choice: &ToolChoice) -> Result<Value, L
     Ok(if branches.len() == 1 { branches.remove(0) } else { json!({"anyOf": branches}) })
 }
 
-/// A copy of `schema` in which every free-form string (no `maxLength`, `enum`,
-/// `const`, `pattern` or `format`) is limited to `max_len` characters. Compiled into a
+/// A copy of `schema` in which every free-form string (no `maxLength`, `minLength`,
+/// `enum`, `const`, `pattern` or `format`) is limited to `max_len` characters. Compiled into a
 /// grammar, this forces a small model that loops inside a string to close it, so a
 /// bounded token budget always ends in complete JSON. Validation still uses the
 /// caller's schema.
@@ -61,8 +56,9 @@ pub fn bound_strings(schema: &Value, max_len: u64) -> Value {
                 out.insert(key.clone(), bounded);
             }
             let is_string = map.get("type").and_then(Value::as_str) == Some("string");
-            let constrained =
-                ["maxLength", "enum", "const", "pattern", "format"].iter().any(|k| map.contains_key(*k));
+            let constrained = ["maxLength", "minLength", "enum", "const", "pattern", "format"]
+                .iter()
+                .any(|k| map.contains_key(*k));
             if is_string && !constrained {
                 out.insert("maxLength".to_string(), Value::from(max_len));
             }
@@ -111,13 +107,8 @@ pub fn parse_action(text: &str, tools: &[ToolSpec], call_id: String) -> Result<A
         reason: "neither `tool` nor `answer` present".into(),
         output: text.to_string(),
     })?;
-    let tool = tools
-        .iter()
-        .find(|t| t.name == name)
-        .ok_or_else(|| LlmError::InvalidToolCall { tool: name.to_string(), reason: "no such tool".into() })?;
     let arguments = value.get("arguments").cloned().unwrap_or(Value::Null);
-    schemas::validate(&tool.parameters, &arguments)
-        .map_err(|e| LlmError::InvalidToolCall { tool: name.to_string(), reason: e.to_string() })?;
+    validate_call(tools, name, &arguments)?;
     Ok(Action::Call(ToolCall { id: call_id, name: name.to_string(), arguments }))
 }
 
@@ -143,6 +134,52 @@ pub fn flatten_tool_messages(messages: &[Message]) -> Vec<(Role, String)> {
             role => (role, m.content.clone()),
         })
         .collect()
+}
+
+/// The system-prompt text that asks for JSON matching `schema` when nothing enforces it
+/// (or to tell the model what a grammar will enforce anyway).
+pub fn schema_prompt(schema: &Value) -> String {
+    format!("Reply with one JSON value only, matching this JSON Schema: {schema}")
+}
+
+/// `messages` with `extra` appended to the leading system message (after a blank line),
+/// or with a system message holding `extra` put in front when there is none.
+pub fn with_system(messages: &[Message], extra: &str) -> Vec<Message> {
+    let mut out = messages.to_vec();
+    match out.first_mut() {
+        Some(first) if first.role == Role::System => {
+            if !first.content.is_empty() {
+                first.content.push_str("\n\n");
+            }
+            first.content.push_str(extra);
+        }
+        _ => out.insert(0, Message::system(extra)),
+    }
+    out
+}
+
+/// The tool a `tool_choice` names, or [`LlmError::InvalidRequest`] when it is not
+/// among `tools` (an error in the request, found before anything runs).
+pub fn named_tool<'a>(tools: &'a [ToolSpec], name: &str) -> Result<&'a ToolSpec, LlmError> {
+    tools.iter().find(|t| t.name == name).ok_or_else(|| {
+        LlmError::InvalidRequest(format!("tool_choice names `{name}`, which is not among the tools"))
+    })
+}
+
+/// Check a tool call a model made: the tool must be among `tools` and `arguments` must
+/// satisfy its parameter schema; otherwise [`LlmError::InvalidToolCall`].
+pub fn validate_call<'a>(
+    tools: &'a [ToolSpec],
+    name: &str,
+    arguments: &Value,
+) -> Result<&'a ToolSpec, LlmError> {
+    let tool = tools
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| LlmError::InvalidToolCall { tool: name.to_string(), reason: "no such tool".into() })?;
+    schemas::validate(&tool.parameters, arguments)
+        .map_err(|e| LlmError::InvalidToolCall { tool: name.to_string(), reason: e.to_string() })?;
+    Ok(tool)
 }
 
 #[cfg(test)]

@@ -217,12 +217,6 @@ pub struct Usage {
     pub completion_tokens: u32,
 }
 
-impl Usage {
-    pub fn total(&self) -> u32 {
-        self.prompt_tokens + self.completion_tokens
-    }
-}
-
 /// The answer to a [`ChatRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatResponse {

@@ -86,7 +86,6 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
 pub struct Engine {
     jobs: std_mpsc::Sender<Job>,
     pub model_name: String,
-    pub context: u32,
 }
 
 impl Engine {
@@ -97,7 +96,19 @@ impl Engine {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| config.model_path.display().to_string());
-        let context = config.context;
+        for (what, value) in [
+            ("context", config.context),
+            ("slots", config.slots),
+            ("batch", config.batch),
+            ("threads", config.threads),
+        ] {
+            if value == 0 || value > i32::MAX as u32 {
+                return Err(LlmError::Load {
+                    model: model_name,
+                    reason: format!("`{what}` must be at least 1, got {value}"),
+                });
+            }
+        }
         let (jobs_tx, jobs_rx) = std_mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), LlmError>>();
         let name = model_name.clone();
@@ -106,7 +117,7 @@ impl Engine {
             .spawn(move || engine_thread(config, jobs_rx, ready_tx))
             .map_err(|e| LlmError::Load { model: model_name.clone(), reason: e.to_string() })?;
         ready_rx.await.map_err(|_| LlmError::EngineStopped)??;
-        Ok(Engine { jobs: jobs_tx, model_name, context })
+        Ok(Engine { jobs: jobs_tx, model_name })
     }
 
     /// Queue a job; its events arrive on `job.events`.
@@ -145,9 +156,10 @@ fn engine_thread(
             return;
         }
     };
-    let slots = config.slots.max(1);
+    // Checked in `Engine::start`: all at least 1 and at most i32::MAX.
+    let slots = config.slots;
     let n_ctx = config.context.saturating_mul(slots);
-    let threads = config.threads.max(1) as i32;
+    let threads = i32::try_from(config.threads).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(config.batch.max(slots))
@@ -186,6 +198,7 @@ fn engine_thread(
         template,
         ctx: &mut ctx,
         slots: (0..slots).map(|_| None).collect(),
+        admitted: 0,
         batch_size: config.batch.max(slots) as usize,
         context: config.context,
     };
@@ -194,6 +207,8 @@ fn engine_thread(
 
 /// One request being served.
 struct Slot {
+    /// Admission order: prompts are prefilled first come, first served.
+    ticket: u64,
     events: mpsc::UnboundedSender<EngineEvent>,
     prompt: Vec<LlamaToken>,
     /// Prompt tokens already in the KV cache.
@@ -221,6 +236,8 @@ struct Scheduler<'m, 'c> {
     template: llama_cpp_2::model::LlamaChatTemplate,
     ctx: &'c mut LlamaContext<'m>,
     slots: Vec<Option<Slot>>,
+    /// Tickets handed out so far.
+    admitted: u64,
     batch_size: usize,
     context: u32,
 }
@@ -310,7 +327,9 @@ impl Scheduler<'_, '_> {
             Err(e) => return fail(&job, e),
         };
         let _ = job.events.send(EngineEvent::Started { prompt_tokens: tokens.len() as u32 });
+        self.admitted += 1;
         Some(Slot {
+            ticket: self.admitted,
             events: job.events,
             prompt: tokens,
             prefilled: 0,
@@ -383,9 +402,13 @@ impl Scheduler<'_, '_> {
                 }
             }
         }
-        // Prompts fill the rest of the batch, oldest slot first.
-        for (seq, slot) in self.slots.iter_mut().enumerate() {
-            let Some(slot) = slot else { continue };
+        // Prompts fill the rest of the batch, first come first served.
+        let mut prefilling: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].as_ref().is_some_and(|s| s.prefilled < s.prompt.len()))
+            .collect();
+        prefilling.sort_by_key(|&i| self.slots[i].as_ref().map(|s| s.ticket));
+        for seq in prefilling {
+            let Some(slot) = self.slots[seq].as_mut() else { continue };
             while slot.prefilled < slot.prompt.len() && used < self.batch_size {
                 let last = slot.prefilled + 1 == slot.prompt.len();
                 if batch.add(slot.prompt[slot.prefilled], slot.pos, &[seq as i32], last).is_err() {

@@ -20,8 +20,8 @@ use engine::{EngineEvent, Job};
 
 use super::structured::{self, Action};
 use super::{
-    ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmError, Role,
-    SamplingParams, ToolChoice, ToolSpec, Usage,
+    ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmError, SamplingParams,
+    ToolChoice, ToolSpec, Usage,
 };
 use crate::core::schemas;
 
@@ -77,18 +77,6 @@ impl LlamaChat {
     }
 }
 
-/// Add `extra` to the system message (creating one at the front if needed).
-fn with_system(mut messages: Vec<(Role, String)>, extra: &str) -> Vec<(Role, String)> {
-    match messages.first_mut() {
-        Some((Role::System, text)) => {
-            text.push_str("\n\n");
-            text.push_str(extra);
-        }
-        _ => messages.insert(0, (Role::System, extra.to_string())),
-    }
-    messages
-}
-
 fn new_call_id() -> String {
     format!("call_{:016x}", rand::random::<u64>())
 }
@@ -108,20 +96,22 @@ impl ChatModel for LlamaChat {
         if tools_on && request.response_schema.is_some() {
             return Err(LlmError::InvalidRequest("tools and a response schema cannot be combined".into()));
         }
-        let mut messages = structured::flatten_tool_messages(&request.messages);
-        let (mode, grammar) = if tools_on {
+        let (mode, grammar, note) = if tools_on {
             let schema = structured::action_schema(&request.tools, &request.tool_choice)?;
-            messages = with_system(messages, &structured::tools_prompt(&request.tools, &request.tool_choice));
-            (Mode::Tools { tools: request.tools.clone() }, Some(self.grammar(&schema)?))
+            let note = structured::tools_prompt(&request.tools, &request.tool_choice);
+            (Mode::Tools { tools: request.tools.clone() }, Some(self.grammar(&schema)?), Some(note))
         } else if let Some(rs) = &request.response_schema {
             schemas::check_schema(&rs.schema).map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
-            messages = with_system(
-                messages,
-                &format!("Reply with one JSON value only, matching this JSON Schema: {}", rs.schema),
-            );
-            (Mode::Json { name: rs.name.clone(), schema: rs.schema.clone() }, Some(self.grammar(&rs.schema)?))
+            let mode = Mode::Json { name: rs.name.clone(), schema: rs.schema.clone() };
+            (mode, Some(self.grammar(&rs.schema)?), Some(structured::schema_prompt(&rs.schema)))
         } else {
-            (Mode::Text, None)
+            (Mode::Text, None, None)
+        };
+        let messages = match note {
+            Some(note) => {
+                structured::flatten_tool_messages(&structured::with_system(&request.messages, &note))
+            }
+            None => structured::flatten_tool_messages(&request.messages),
         };
         let (events_tx, mut events) = mpsc::unbounded_channel();
         self.engine.submit(Job {
@@ -131,7 +121,8 @@ impl ChatModel for LlamaChat {
             grammar,
             temperature: params.temperature.unwrap_or(0.0),
             top_p: params.top_p.unwrap_or(1.0),
-            seed: params.seed.map(|s| s as u32).unwrap_or_else(rand::random),
+            // llama.cpp seeds are 32-bit: fold the halves so distinct u64 seeds stay distinct.
+            seed: params.seed.map(|s| (s ^ (s >> 32)) as u32).unwrap_or_else(rand::random),
             max_tokens: params.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
             stop: params.stop.clone(),
             events: events_tx,
