@@ -3,12 +3,15 @@
 //! peer; `benches/run_embed.sh` runs both on the same data and prints the ratio.
 //!
 //! ```text
-//! cargo bench --profile dev --bench embed -- [--data FILE] [--model DIR] [--n 1000]
-//!     [--batch-size 64] [--max-length 256]
+//! cargo bench --bench embed --no-default-features --features candle -- [--data FILE]
+//!     [--model DIR] [--n 1000] [--batch-size 64] [--max-length 256]
 //! ```
 //!
-//! Threads: candle's pool honours `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS` (default: the
-//! physical cores); the script sets both to the peer's thread count.
+//! Release build (`cargo bench`'s profile); `--no-default-features --features candle` only
+//! spares building llama.cpp and the HTTP stack in release, which this bench does not use.
+//! Without `--model`, the model comes from the model store in `BULLPEN_HOME` (pulled if
+//! missing). Threads: candle's pool honours `RAYON_NUM_THREADS` / `CANDLE_NUM_THREADS`
+//! (default: the physical cores); the script sets both to the peer's thread count.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -134,13 +137,6 @@ async fn run(args: Args) -> Result<serde_json::Value, String> {
 }
 
 fn main() {
-    if std::env::var_os("BENCH_PROFILE").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("candle_transformers=trace"))
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .with_writer(std::io::stderr)
-            .init();
-    }
     let result = parse_args().and_then(|args| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -149,65 +145,8 @@ fn main() {
             .map_err(|e| e.to_string())?;
         runtime.block_on(run(args))
     });
-    if std::env::var_os("BENCH_MM").is_some() {
-        use candle_core::{DType, Device, Tensor};
-        let dev = Device::Cpu;
-        for (m, k, n) in [(2176usize, 384usize, 1536usize), (2176, 1536, 384), (2176, 384, 384)] {
-            let a = Tensor::randn(0f32, 1., (m, k), &dev).unwrap();
-            let w = Tensor::randn(0f32, 1., (n, k), &dev).unwrap();
-            for (label, wt) in [("w.t()", w.t().unwrap()), ("contig", w.t().unwrap().contiguous().unwrap())] {
-                let _ = dev.with_context(|| a.matmul(&wt)).unwrap();
-                let t = Instant::now();
-                for _ in 0..20 {
-                    let _ = dev.with_context(|| a.matmul(&wt)).unwrap();
-                }
-                let s = t.elapsed().as_secs_f64() / 20.0;
-                println!("mm {m}x{k}x{n} {label}: {:.1} GFLOPS", 2.0 * (m * k * n) as f64 / s / 1e9);
-            }
-        }
-        let x = Tensor::randn(0f32, 1., (2176, 1536), &dev).unwrap();
-        for name in ["gelu_erf", "gelu", "softmax"] {
-            let t = Instant::now();
-            for _ in 0..20 {
-                let _ = dev
-                    .with_context(|| match name {
-                        "gelu_erf" => x.gelu_erf(),
-                        "gelu" => x.gelu(),
-                        _ => candle_nn::ops::softmax_last_dim(&x),
-                    })
-                    .unwrap();
-            }
-            println!("{name}: {:.2} ms", t.elapsed().as_secs_f64() / 20.0 * 1e3);
-        }
-        let _ = DType::F32;
-        return;
-    }
     match result {
-        Ok(report) => {
-            println!("{report}");
-            let v: Vec<u64> = bullpen::llm::candle::PROF
-                .iter()
-                .map(|a| a.load(std::sync::atomic::Ordering::Relaxed))
-                .collect();
-            let names = [
-                "qkv",
-                "permute",
-                "scores+mask",
-                "softmax",
-                "ctx",
-                "ctx-transpose",
-                "attn_out+norm",
-                "inter",
-                "gelu",
-                "out",
-                "out-norm",
-            ];
-            let mut prev = 0;
-            for (n, x) in names.iter().zip(v) {
-                eprintln!("{n:14} {:8.1} ms", (x - prev) as f64 / 1000.0);
-                prev = x;
-            }
-        }
+        Ok(report) => println!("{report}"),
         Err(e) => {
             eprintln!("embed bench: {e}");
             std::process::exit(1);

@@ -50,9 +50,19 @@ struct Args {
     streams: usize,
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// `long`: a ~190-token earnings paragraph + the instruction (RAG-style);
+    /// `short`: the instruction alone (~30 tokens, chat-style).
+    #[arg(long, value_enum, default_value_t = PromptKind::Long)]
+    prompt: PromptKind,
     /// `cargo bench` passes `--bench`.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PromptKind {
+    Short,
+    Long,
 }
 
 /// One streamed request, timed.
@@ -70,11 +80,13 @@ cash flow was $26.8 billion. Management guided to revenue growth in the low to m
 December quarter, with gross margin between 46 and 47 percent, citing foreign exchange headwinds and \
 continued strength in emerging markets such as India.";
 
-fn prompt(i: usize) -> ChatRequest {
-    let text = format!(
-        "Request {i}.\n{CONTEXT}\nWrite a detailed analyst note on these results: growth, margins, \
-         capital returns, guidance and risks."
-    );
+fn prompt(kind: PromptKind, i: usize) -> ChatRequest {
+    let instruction = "Write a detailed analyst note on Apple's results: growth, margins, capital returns, \
+                       guidance and risks.";
+    let text = match kind {
+        PromptKind::Long => format!("Request {i}.\n{CONTEXT}\n{instruction}"),
+        PromptKind::Short => format!("Request {i}. {instruction}"),
+    };
     ChatRequest::new(vec![Message::user(text)])
 }
 
@@ -122,11 +134,16 @@ async fn measure(model: Arc<dyn ChatModel>, args: &Args, prompt_tokens: u32, lab
     let params =
         SamplingParams { temperature: Some(0.0), max_tokens: Some(args.max_tokens), ..Default::default() };
     // Warm-up.
-    let _ = timed(model.as_ref(), prompt(0).with_params(params.clone()), Instant::now()).await;
+    let _ = timed(model.as_ref(), prompt(args.prompt, 0).with_params(params.clone()), Instant::now()).await;
     let mut prompt_tps = Vec::new();
     let mut decode_tps = Vec::new();
     for rep in 0..args.reps {
-        let s = timed(model.as_ref(), prompt(1000 + rep).with_params(params.clone()), Instant::now()).await;
+        let s = timed(
+            model.as_ref(),
+            prompt(args.prompt, 1000 + rep).with_params(params.clone()),
+            Instant::now(),
+        )
+        .await;
         prompt_tps.push(f64::from(prompt_tokens) / s.ttft.as_secs_f64());
         decode_tps.push(f64::from(s.tokens.saturating_sub(1)) / s.after_first.as_secs_f64());
     }
@@ -136,7 +153,7 @@ async fn measure(model: Arc<dyn ChatModel>, args: &Args, prompt_tokens: u32, lab
         let start = Instant::now();
         let samples = futures::future::join_all((0..args.streams).map(|i| {
             let model = model.clone();
-            let request = prompt(2000 + round * 100 + i).with_params(params.clone());
+            let request = prompt(args.prompt, 2000 + round * 100 + i).with_params(params.clone());
             async move { timed(model.as_ref(), request, start).await }
         }))
         .await;
@@ -200,8 +217,9 @@ async fn main() {
     let peer: Arc<dyn ChatModel> = Arc::new(OpenAiChat::new("peer", &peer_profile).expect("peer client"));
 
     // Prompt size in tokens, as each side counts it (non-streamed call reports usage).
+    let kind = args.prompt;
     let probe = |m: Arc<dyn ChatModel>| async move {
-        m.chat(prompt(1).max_tokens(1).temperature(0.0)).await.expect("probe").usage.prompt_tokens
+        m.chat(prompt(kind, 1).max_tokens(1).temperature(0.0)).await.expect("probe").usage.prompt_tokens
     };
     let ours_prompt = probe(ours.clone()).await;
     let peer_prompt = probe(peer.clone()).await;
@@ -214,6 +232,7 @@ async fn main() {
         "max_tokens": args.max_tokens,
         "prompt_tokens": {"bullpen": ours_prompt, "peer": peer_prompt},
         "streams": args.streams,
+        "prompt": match args.prompt { PromptKind::Long => "long", PromptKind::Short => "short" },
         "bullpen": {"prompt_tps": o.prompt_tps, "decode_tps": o.decode_tps, "agg_decode_tps": o.agg_decode_tps,
                     "ttft_p50_ms": o.ttft_p50_ms, "ttft_p95_ms": o.ttft_p95_ms},
         "peer": {"prompt_tps": p.prompt_tps, "decode_tps": p.decode_tps, "agg_decode_tps": p.agg_decode_tps,

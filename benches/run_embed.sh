@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Embeddings/s of Bullpen's candle MiniLM provider vs sentence-transformers (PyTorch, CPU):
-# same 1,000 Financial PhraseBank sentences, same model files, batch 64, same threads.
+# the same first N Financial PhraseBank sentences, the same model files (the model store's
+# minilm-l6-v2), batch 64, truncation at 256 tokens, the same thread count. One timed pass
+# each, after a short warm-up. Prints both JSON reports and the ratio.
 #
-#   benches/run_embed.sh            # THREADS=2 N=1000 BATCH=64 DATA=... PROFILE=dev
+#   benches/run_embed.sh        # env: THREADS=2 N=1000 BATCH=64 MAX_LENGTH=256 DATA=... PYTHON=python3
 #
-# The Rust side is built with the dev profile: its dependencies (candle, gemm, tokenizers)
-# are already compiled at opt-level 3 there (see Cargo.toml), which is where the time goes,
-# and it avoids a cold release + thin-LTO build of the whole dependency tree. PROFILE=release
-# (or bench) gives the release build. Run it on an otherwise idle machine.
+# The Rust side is a release build (`cargo bench`), with only the `candle` feature so that
+# llama.cpp and the HTTP stack are not built in release for nothing. Needs
+# `python3 -m pip install sentence-transformers`. Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,16 +16,16 @@ THREADS=${THREADS:-2}
 N=${N:-1000}
 BATCH=${BATCH:-64}
 MAX_LENGTH=${MAX_LENGTH:-256}
-PROFILE=${PROFILE:-dev}
 DATA=${DATA:-../shared/data/eval/financial_phrasebank_Sentences_50Agree.txt}
 PYTHON=${PYTHON:-python3}
+CARGO_ARGS=(--bench embed --no-default-features --features candle)
 
-cargo bench --profile "$PROFILE" --bench embed --no-run >&2
+cargo bench "${CARGO_ARGS[@]}" --no-run >&2
 # The same thread count for candle's matmuls (rayon) and element-wise kernels.
 ours=$(RAYON_NUM_THREADS=$THREADS CANDLE_NUM_THREADS=$THREADS \
-    cargo bench -q --profile "$PROFILE" --bench embed -- \
+    cargo bench -q "${CARGO_ARGS[@]}" -- \
     --data "$DATA" --n "$N" --batch-size "$BATCH" --max-length "$MAX_LENGTH")
-model_dir=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["model_dir"])' "$ours")
+model_dir=$("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["model_dir"])' "$ours")
 peer=$("$PYTHON" benches/embed_peer.py --model "$model_dir" --data "$DATA" --n "$N" \
     --batch-size "$BATCH" --threads "$THREADS" --max-length "$MAX_LENGTH")
 

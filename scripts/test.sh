@@ -20,4 +20,4 @@ model=$(bullpen models path smollm2-135m-instruct)
 trap '.ci/peer-server.sh stop "$PEER_PORT"' EXIT
 export BULLPEN_PEER_URL="http://127.0.0.1:$PEER_PORT/v1"
 
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

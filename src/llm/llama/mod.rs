@@ -70,11 +70,19 @@ impl LlamaChat {
                 "JSON Schema not supported by llama.cpp's grammar converter: {e}"
             ))
         })?;
+        let grammar = bound_exponents(&grammar);
         if let Ok(mut m) = self.grammars.lock() {
             m.insert(key, grammar.clone());
         }
         Ok(grammar)
     }
+}
+
+/// llama.cpp's converter lets a JSON number's exponent run to 16 digits
+/// (`5.9e3287610510`), which no JSON parser reads as a finite double. Limit exponents
+/// to three digits, the range of an f64.
+fn bound_exponents(grammar: &str) -> String {
+    grammar.replace("([eE] [-+]? integral-part)?", "([eE] [-+]? [0-9]{1,3})?")
 }
 
 fn new_call_id() -> String {
@@ -219,5 +227,20 @@ fn finish(
             Action::Answer(answer) => Ok(response(answer, Vec::new(), reason)),
             Action::Call(call) => Ok(response(String::new(), vec![call], FinishReason::ToolCalls)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_exponents_are_bounded_in_the_grammar() {
+        let schema = r#"{"type":"object","properties":{"x":{"type":"number"}},"required":["x"]}"#;
+        let raw = llama_cpp_2::json_schema_to_grammar(schema).unwrap();
+        assert!(raw.contains("([eE] [-+]? integral-part)?"), "the converter's number rule changed:\n{raw}");
+        let bounded = bound_exponents(&raw);
+        assert!(bounded.contains("([eE] [-+]? [0-9]{1,3})?"), "{bounded}");
+        assert!(!bounded.contains("[eE] [-+]? integral-part"));
     }
 }
