@@ -35,10 +35,6 @@ use tokenizers::{Encoding, PostProcessor, Tokenizer};
 
 use super::{Embedder, Embeddings, LlmError};
 
-// Linked only for its `x86-v4` feature: AVX-512 kernels for candle's CPU matmul, chosen at
-// run time on CPUs that have AVX-512F (see Cargo.toml).
-use gemm as _;
-
 /// The files a model directory must hold.
 pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";

@@ -225,6 +225,8 @@ pub struct Registry {
 
 struct Inner {
     profiles: BTreeMap<String, ProfileSettings>,
+    /// Installs local model files; unused in a build with only remote providers.
+    #[cfg_attr(not(any(feature = "llama", feature = "candle")), allow(dead_code))]
     store: Arc<ModelStore>,
     chats: Cells<Arc<dyn ChatModel>>,
     embedders: Cells<Arc<dyn Embedder>>,
@@ -334,6 +336,7 @@ impl Registry {
 
     /// A model reference to a local path: an existing path as is, else a catalog
     /// name installed (pulled if needed) by the store.
+    #[cfg(any(feature = "llama", feature = "candle"))]
     async fn resolve_file(&self, reference: &str) -> Result<PathBuf, LlmError> {
         if let Some(path) = is_path(reference) {
             if path.exists() {
