@@ -193,19 +193,13 @@ async fn tool_call_round_trip() {
 
     messages.push(Message::assistant_tool_calls(first.tool_calls.clone()));
     messages.push(Message::tool(call.id.clone(), json!({"ticker": "AAPL", "close": 227.52}).to_string()));
+    // The last turn answers from the tool result (tools still listed, calls not allowed).
     let second = model
-        .chat(ChatRequest::new(messages).temperature(0.0).max_tokens(64).with_tools(tools, ToolChoice::Auto))
+        .chat(ChatRequest::new(messages).temperature(0.0).max_tokens(64).with_tools(tools, ToolChoice::None))
         .await
         .unwrap();
-    // With tools still offered the model may call again or answer; either way the
-    // output parsed. It must produce something usable.
-    assert!(
-        !second.text.is_empty() || !second.tool_calls.is_empty(),
-        "second turn produced neither an answer nor a call"
-    );
-    if second.tool_calls.is_empty() {
-        assert_eq!(second.finish_reason, FinishReason::Stop);
-    }
+    assert!(second.tool_calls.is_empty());
+    assert!(!second.text.trim().is_empty(), "no answer after the tool result");
 }
 
 #[tokio::test]
