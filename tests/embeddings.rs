@@ -5,7 +5,7 @@
 //! sentence-transformers by `scripts/make_minilm_fixture.py`.
 #![cfg(feature = "candle")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bullpen::llm::candle::CandleEmbedder;
 use bullpen::llm::store::ModelStore;
@@ -32,21 +32,9 @@ fn reference() -> Reference {
     reference
 }
 
-/// `$BULLPEN_HOME`, else `bullpen-test-home` in the target directory (shared by every test
-/// binary, so the model is pulled once), else a directory under the system temp dir.
-fn test_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("BULLPEN_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("bullpen-test-home");
-    }
-    // The test binary is `<target>/<profile>/deps/embeddings-<hash>`.
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-        .map_or_else(|| std::env::temp_dir().join("bullpen-test-home"), |t| t.join("bullpen-test-home"))
-}
+#[path = "common/home.rs"]
+mod home;
+use home::test_home;
 
 async fn model_dir() -> PathBuf {
     static DIR: OnceCell<PathBuf> = OnceCell::const_new();

@@ -17,16 +17,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-/// Models are pulled once into a home shared by the test runs.
-fn test_home() -> std::path::PathBuf {
-    match std::env::var_os("BULLPEN_HOME") {
-        Some(home) => home.into(),
-        None => std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-            .join("bullpen-test-home"),
-    }
-}
+#[path = "common/home.rs"]
+mod home;
+use home::test_home;
 
 static MODEL: OnceCell<Arc<dyn ChatModel>> = OnceCell::const_new();
 

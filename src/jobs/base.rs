@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::io::osvariables;
 use crate::io::services::ServiceError;
-use crate::llm::profiles::{ProfileSettings, Registry, is_path};
+use crate::llm::profiles::{Registry, is_path};
 use crate::llm::store::{ModelStore, StoreError};
 use crate::llm::{ChatModel, Embedder, LlmError};
 use crate::settings::Settings;
@@ -127,14 +127,8 @@ impl JobContext {
 
     /// Install the catalog models a profile needs (its model and LoRA adapters).
     pub async fn prepare_profile(&self, profile: &str) -> Result<(), JobError> {
-        let references: Vec<String> = match self.registry.profile(profile)? {
-            ProfileSettings::Llama(p) => {
-                std::iter::once(p.model.clone()).chain(p.lora.iter().map(|l| l.adapter.clone())).collect()
-            }
-            ProfileSettings::Candle(p) => vec![p.model.clone()],
-            ProfileSettings::Openai(_) => Vec::new(),
-        };
-        for reference in references.iter().filter(|r| is_path(r).is_none()) {
+        let references = self.registry.profile(profile)?.model_references();
+        for reference in references.into_iter().filter(|r| is_path(r).is_none()) {
             self.ensure_model(reference).await?;
         }
         Ok(())

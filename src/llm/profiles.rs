@@ -142,6 +142,18 @@ fn default_max_len() -> usize {
 }
 
 impl ProfileSettings {
+    /// The local model files this profile loads (catalog names or paths): the model,
+    /// then any LoRA adapters. Empty for remote providers.
+    pub fn model_references(&self) -> Vec<&str> {
+        match self {
+            ProfileSettings::Llama(p) => {
+                std::iter::once(p.model.as_str()).chain(p.lora.iter().map(|l| l.adapter.as_str())).collect()
+            }
+            ProfileSettings::Candle(p) => vec![p.model.as_str()],
+            ProfileSettings::Openai(_) => Vec::new(),
+        }
+    }
+
     pub fn fallback(&self) -> &[String] {
         match self {
             ProfileSettings::Llama(p) => &p.fallback,
