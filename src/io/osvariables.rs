@@ -16,3 +16,23 @@ pub fn bullpen_home() -> PathBuf {
         _ => dirs::data_dir().map(|d| d.join("bullpen")).unwrap_or_else(|| PathBuf::from(".bullpen")),
     }
 }
+
+/// The data universe directory used when a command gets no `--data`.
+pub const DATA_VAR: &str = "BULLPEN_DATA";
+
+/// `--data DIR`, else `BULLPEN_DATA`, else the demo universe of the repository (`data/`).
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = arg {
+        return dir;
+    }
+    match std::env::var_os(DATA_VAR) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => demo_data_dir(),
+    }
+}
+
+/// The demo universe shipped in the repository (`data/` beside `Cargo.toml`), else `./data`.
+pub fn demo_data_dir() -> PathBuf {
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data"));
+    if built.join("prices").is_dir() { built } else { PathBuf::from("data") }
+}

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod data;
+
 use crate::io::configs::{self, ConfigError, ConfigSources};
 use crate::io::osvariables;
 use crate::io::services::{default_services, run_with_services};
@@ -85,6 +87,8 @@ pub enum Command {
         #[arg(required = true, value_name = "TEXT")]
         texts: Vec<String>,
     },
+    /// The data universe: prices, XBRL facts, filings, ratios (`--data DIR`).
+    Data(data::DataArgs),
     /// The model store: list, pull, locate models.
     Models {
         #[command(subcommand)]
@@ -195,10 +199,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("invalid command line")?;
             embed(base, &model, texts).await.context("embed failed")
         }
+        Command::Data(args) => {
+            let base = base_settings(&cli.config)?;
+            let mut services = default_services(&base.logging);
+            run_with_services(&mut services, async { data::run(args).await.map_err(DataError) })
+                .await
+                .map_err(|e| e.0)
+        }
         Command::Models { command } => {
             let base = base_settings(&cli.config)?;
             models(base, command).await
         }
+    }
+}
+
+/// An error of `bullpen data`, carried through the services wrapper.
+struct DataError(anyhow::Error);
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl From<crate::io::services::ServiceError> for DataError {
+    fn from(e: crate::io::services::ServiceError) -> Self {
+        DataError(e.into())
     }
 }
 
