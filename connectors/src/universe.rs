@@ -64,7 +64,16 @@ pub struct Universe {
     news: LocalText,
     transcripts: LocalText,
     sec: Arc<OnceCell<Arc<SecIndex>>>,
-    filings: Arc<OnceCell<Arc<Vec<Arc<Filing>>>>>,
+    filings: Arc<OnceCell<Arc<ParsedFilings>>>,
+}
+
+/// The filings of `filings/`: the ones that parsed, and the files that did not (with why).
+#[derive(Debug, Default)]
+pub struct ParsedFilings {
+    /// Parsed filings, by file name.
+    pub filings: Vec<Arc<Filing>>,
+    /// Files that could not be parsed, with the error (also logged as warnings).
+    pub errors: Vec<SkippedRow>,
 }
 
 impl Universe {
@@ -114,8 +123,9 @@ impl Universe {
             .cloned()
     }
 
-    /// Every filing in `filings/`, parsed once (in parallel) and kept in memory.
-    pub async fn all_filings(&self) -> Result<Arc<Vec<Arc<Filing>>>> {
+    /// Every filing in `filings/`, parsed once (in parallel) and kept in memory. A file that
+    /// does not parse does not hide the others: it is listed in [`ParsedFilings::errors`].
+    pub async fn all_filings(&self) -> Result<Arc<ParsedFilings>> {
         let sec = self.sec().await?;
         self.filings
             .get_or_try_init(|| async {
@@ -126,20 +136,37 @@ impl Universe {
                     (0..workers).map(|w| files.iter().skip(w).step_by(workers).cloned().collect()).collect();
                 for chunk in chunks {
                     tasks.spawn_blocking(move || {
-                        chunk.iter().map(|p| ixbrl::parse_filing_file(p)).collect::<Vec<_>>()
+                        chunk
+                            .into_iter()
+                            .map(|p| {
+                                let parsed = ixbrl::parse_filing_file(&p);
+                                (p, parsed)
+                            })
+                            .collect::<Vec<_>>()
                     });
                 }
-                let mut out = Vec::with_capacity(files.len());
+                let mut out = ParsedFilings::default();
                 while let Some(done) = tasks.join_next().await {
                     let parsed =
                         done.map_err(|e| ConnectorError::Config(format!("filing parser task failed: {e}")))?;
-                    for filing in parsed {
-                        let mut filing = filing?;
-                        date_from_index(&mut filing, &sec);
-                        out.push(Arc::new(filing));
+                    for (path, filing) in parsed {
+                        match filing {
+                            Ok(mut filing) => {
+                                date_from_index(&mut filing, &sec);
+                                out.filings.push(Arc::new(filing));
+                            }
+                            Err(e) => {
+                                tracing::warn!(file = %path.display(), error = %e, "filing skipped");
+                                out.errors.push(SkippedRow {
+                                    location: path.display().to_string(),
+                                    reason: e.to_string(),
+                                });
+                            }
+                        }
                     }
                 }
-                out.sort_by(|a, b| a.meta.source.cmp(&b.meta.source));
+                out.filings.sort_by(|a, b| a.meta.source.cmp(&b.meta.source));
+                out.errors.sort_by(|a, b| a.location.cmp(&b.location));
                 Ok(Arc::new(out))
             })
             .await
@@ -150,7 +177,8 @@ impl Universe {
     pub async fn filings_of(&self, ticker: &str) -> Result<Vec<Arc<Filing>>> {
         let company = self.company(ticker).await?;
         let all = self.all_filings().await?;
-        let mut mine: Vec<Arc<Filing>> = all.iter().filter(|f| belongs_to(f, &company)).cloned().collect();
+        let mut mine: Vec<Arc<Filing>> =
+            all.filings.iter().filter(|f| belongs_to(f, &company)).cloned().collect();
         mine.sort_by(|a, b| {
             b.meta.period_end.cmp(&a.meta.period_end).then_with(|| b.meta.form.cmp(&a.meta.form))
         });
@@ -260,12 +288,14 @@ impl ReferenceSource for Universe {
         if company.is_none() {
             let filings = self.all_filings().await?;
             company =
-                filings.iter().find(|f| f.meta.ticker.as_deref() == Some(t.as_str())).map(|f| Company {
-                    ticker: t.clone(),
-                    cik: f.meta.cik,
-                    name: f.meta.company.clone(),
-                    sector: None,
-                    exchange: None,
+                filings.filings.iter().find(|f| f.meta.ticker.as_deref() == Some(t.as_str())).map(|f| {
+                    Company {
+                        ticker: t.clone(),
+                        cik: f.meta.cik,
+                        name: f.meta.company.clone(),
+                        sector: None,
+                        exchange: None,
+                    }
                 });
         }
         if company.is_none() && self.prices.file_for(&t).is_some() {
@@ -288,7 +318,7 @@ impl ReferenceSource for Universe {
 
     async fn companies(&self) -> Result<Vec<Company>> {
         let mut tickers: BTreeSet<String> = self.prices.tickers()?.into_iter().collect();
-        for f in self.all_filings().await?.iter() {
+        for f in self.all_filings().await?.filings.iter() {
             if let Some(t) = &f.meta.ticker {
                 tickers.insert(t.clone());
             }
@@ -378,7 +408,8 @@ impl FilingSource for Universe {
 
     async fn filing(&self, filing: &FilingRef) -> Result<Filing> {
         let all = self.all_filings().await?;
-        all.iter()
+        all.filings
+            .iter()
             .find(|f| Some(&f.meta.source) == filing.primary_document.as_ref())
             .map(|f| (**f).clone())
             .ok_or_else(|| ConnectorError::NotFound {

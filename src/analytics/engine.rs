@@ -25,6 +25,9 @@ pub enum AnalyticsError {
     /// A polars computation failed.
     #[error("ratio computation failed: {0}")]
     Polars(#[from] PolarsError),
+    /// A blocking computation task failed to complete.
+    #[error("ratio computation task failed: {0}")]
+    Task(String),
     /// Nothing is known about the ticker.
     #[error("no data for {ticker}: {detail}")]
     NoData {
@@ -33,6 +36,16 @@ pub enum AnalyticsError {
         /// What was looked for.
         detail: String,
     },
+}
+
+/// Collects a lazy frame on the blocking pool: polars' engine blocks, and must not run on an
+/// async worker thread (it would stall the runtime, and panics on a current-thread runtime).
+pub async fn collect_blocking(lf: PolarsResult<LazyFrame>) -> Result<DataFrame, AnalyticsError> {
+    let lf = lf?;
+    tokio::task::spawn_blocking(move || lf.collect())
+        .await
+        .map_err(|e| AnalyticsError::Task(e.to_string()))?
+        .map_err(Into::into)
 }
 
 /// One input of a value, precise enough to cite.
@@ -362,7 +375,7 @@ impl RatioEngine {
             statements.periods.iter().filter(|p| p.end <= as_of).cloned().collect();
         let ticker_u = ticker.trim().to_uppercase();
         let frame = statements_frame(&ticker_u, &periods, prices.as_ref(), self.max_price_age_days)?;
-        let computed = period_ratios(frame.lazy())?.collect()?;
+        let computed = collect_blocking(period_ratios(frame.lazy())).await?;
         let key = |fy: i32, fp: &str| {
             periods.iter().position(|p| p.fiscal_year == fy && p.fiscal_period.as_str() == fp)
         };
@@ -399,7 +412,7 @@ impl RatioEngine {
                     prices.as_ref(),
                     self.max_price_age_days,
                 )?;
-                let computed = period_ratios(one.lazy())?.collect()?;
+                let computed = collect_blocking(period_ratios(one.lazy())).await?;
                 let price = prices.as_ref().and_then(|s| price_on(s, as_of, self.max_price_age_days));
                 let mut values =
                     period_values(&computed, 0, latest, None, price, &price_source, &no_price_reason);
@@ -443,7 +456,7 @@ impl RatioEngine {
         S: PriceSource + FundamentalsSource + ?Sized,
     {
         let frame = prices_frame(std::slice::from_ref(s))?;
-        let m = price_metrics(frame.clone().lazy(), as_of)?.collect()?;
+        let m = collect_blocking(price_metrics(frame.clone().lazy(), as_of)).await?;
         let get_f = |c: &str| value_at(&m, c, 0);
         let get_d = |c: &str| date_at(&m, c, 0);
         let last = get_d("last_date");
@@ -572,7 +585,7 @@ impl RatioEngine {
                 Err(e) => return Err(e.into()),
                 Ok(ix) => {
                     let ix_frame = prices_frame(std::slice::from_ref(&ix))?;
-                    let b = betas(frame.lazy(), ix_frame.lazy(), as_of)?.collect()?;
+                    let b = collect_blocking(betas(frame.lazy(), ix_frame.lazy(), as_of)).await?;
                     let days = u32_at(&b, "beta_days", 0).unwrap_or(0);
                     let ix_last = ix.bars.iter().rev().find(|x| x.date <= as_of).map(|x| x.date);
                     if days < self.min_window_days {

@@ -188,7 +188,7 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
                         .or_else(|| pick_filing(&filings, None, period.as_deref()))
                     else {
                         bail!(
-                            "no filing of {t} matching form {} period {} in {} ({} filings: {})",
+                            "no filing of {t} matching form {} period {} in {} ({} filings: {}){}",
                             form.unwrap_or("any"),
                             period.as_deref().unwrap_or("any"),
                             dir.join("filings").display(),
@@ -201,7 +201,8 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
                                     f.meta.period_end.map(|d| d.to_string()).unwrap_or_default()
                                 ))
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            broken_note(&universe).await
                         );
                     };
                     (**f).clone()
@@ -229,9 +230,10 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
             let filings = universe.filings_of(&ticker).await?;
             let Some(f) = pick_filing(&filings, Some(&form), period.as_deref()) else {
                 bail!(
-                    "no {form} of {ticker} for {} in {}",
+                    "no {form} of {ticker} for {} in {}{}",
                     period.as_deref().unwrap_or("any period"),
-                    dir.join("filings").display()
+                    dir.join("filings").display(),
+                    broken_note(&universe).await
                 );
             };
             match item {
@@ -281,6 +283,18 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
             }
             super::print(&ratio_table(&report, periods, quarters))
         }
+    }
+}
+
+/// `; N files could not be parsed: FILE: why, …` when some could not.
+async fn broken_note(universe: &Universe) -> String {
+    match universe.all_filings().await {
+        Ok(all) if !all.errors.is_empty() => format!(
+            "; {} files could not be parsed: {}",
+            all.errors.len(),
+            all.errors.iter().map(|e| format!("{}: {}", e.location, e.reason)).collect::<Vec<_>>().join("; ")
+        ),
+        _ => String::new(),
     }
 }
 

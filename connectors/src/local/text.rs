@@ -35,13 +35,16 @@ pub struct TextColumns {
     pub id: Option<String>,
 }
 
+/// Every item of a directory, and the rows skipped while reading it.
+pub type LoadedText = (Vec<TextItem>, Vec<SkippedRow>);
+
 /// Text items from one directory, all of one kind. Files are read once, on first use.
 #[derive(Debug, Clone)]
 pub struct LocalText {
     dir: PathBuf,
     kind: TextKind,
     columns: TextColumns,
-    items: Arc<OnceCell<Arc<(Vec<TextItem>, Vec<SkippedRow>)>>>,
+    items: Arc<OnceCell<Arc<LoadedText>>>,
 }
 
 impl LocalText {
@@ -51,7 +54,7 @@ impl LocalText {
     }
 
     /// Every item, and the rows skipped while reading.
-    pub async fn all(&self) -> Result<Arc<(Vec<TextItem>, Vec<SkippedRow>)>> {
+    pub async fn all(&self) -> Result<Arc<LoadedText>> {
         self.items
             .get_or_try_init(|| async {
                 let (dir, kind, cols) = (self.dir.clone(), self.kind, self.columns.clone());
@@ -88,7 +91,7 @@ impl TextSource for LocalText {
     }
 }
 
-fn load_dir(dir: &Path, kind: TextKind, cols: &TextColumns) -> Result<(Vec<TextItem>, Vec<SkippedRow>)> {
+fn load_dir(dir: &Path, kind: TextKind, cols: &TextColumns) -> Result<LoadedText> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
