@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! cargo bench --profile dev --bench ratios -- [--fundamentals CSV] [--prices DIR]
-//!     [--index CSV.GZ] [--reps 200] [--passes 3] [--dump PREFIX]
+//!     [--index CSV.GZ] [--reps 200] [--passes 3] [--scale 1] [--dump PREFIX]
 //! ```
 //!
 //! Two workloads, loading not timed:
 //! - fundamentals: the NYSE fundamentals 2012–2016 CSV mapped to the wide statements frame
 //!   (one row per ticker × fiscal year, `price` null), then `--reps` times
-//!   `period_ratios(wide).collect()`;
+//!   `period_ratios(wide).collect()` (`--scale K` stacks K copies of the frame under distinct
+//!   tickers first, to see the rate on a larger frame);
 //! - market: the stocknet daily prices (one CSV per ticker, rows with a missing price dropped)
 //!   and the S&P 500 index, then `--passes` times, for each of the 48 month ends 2013-09-30 …
 //!   2017-08-31, `price_metrics(prices, as_of).collect()` and
@@ -45,6 +46,7 @@ struct Args {
     index: PathBuf,
     reps: usize,
     passes: usize,
+    scale: usize,
     dump: Option<PathBuf>,
 }
 
@@ -56,6 +58,7 @@ fn parse_args() -> Res<Args> {
         index: root.join(DEFAULT_INDEX),
         reps: 200,
         passes: 3,
+        scale: 1,
         dump: None,
     };
     let mut it = std::env::args().skip(1);
@@ -72,12 +75,13 @@ fn parse_args() -> Res<Args> {
             "--index" => args.index = PathBuf::from(value),
             "--reps" => args.reps = number(&value)?,
             "--passes" => args.passes = number(&value)?,
+            "--scale" => args.scale = number(&value)?,
             "--dump" => args.dump = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
-    if args.reps == 0 || args.passes == 0 {
-        return Err("--reps and --passes must be at least 1".into());
+    if args.reps == 0 || args.passes == 0 || args.scale == 0 {
+        return Err("--reps, --passes and --scale must be at least 1".into());
     }
     Ok(args)
 }
@@ -176,6 +180,30 @@ fn load_fundamentals(path: &Path) -> Res<DataFrame> {
     DataFrame::new_infer_height(columns).map_err(pe)
 }
 
+/// `k` copies of the wide frame, the tickers of copy `i` suffixed with `#i` (none for k = 1).
+fn scaled(wide: DataFrame, k: usize) -> Res<DataFrame> {
+    if k == 1 {
+        return Ok(wide);
+    }
+    let tickers = texts(&wide, "ticker")?;
+    let mut out: Option<DataFrame> = None;
+    for i in 0..k {
+        let suffixed: Vec<String> =
+            tickers.iter().map(|t| format!("{}#{i}", t.as_deref().unwrap_or_default())).collect();
+        let mut copy = wide.clone();
+        copy.with_column(Column::new("ticker".into(), suffixed)).map_err(pe)?;
+        match out.as_mut() {
+            None => out = Some(copy),
+            Some(df) => {
+                df.vstack_mut(&copy).map_err(pe)?;
+            }
+        }
+    }
+    let mut df = out.unwrap_or(wide);
+    df.rechunk_mut();
+    Ok(df)
+}
+
 /// Daily prices of every `TICKER.csv` of a directory as one long frame (`ticker`, `date`,
 /// `high`, `low`, `close`, `adj_close`); rows with a missing price are dropped.
 fn load_prices(dir: &Path) -> Res<(DataFrame, usize)> {
@@ -261,7 +289,44 @@ fn write_csv(df: &mut DataFrame, path: PathBuf) -> Res<()> {
 
 fn run(args: Args) -> Res<serde_json::Value> {
     // Fundamentals → ratios.
-    let wide = load_fundamentals(&args.fundamentals)?;
+    let wide = scaled(load_fundamentals(&args.fundamentals)?, args.scale)?;
+    if std::env::var("DIAG").is_ok() {
+        let t = |label: &str, lf: LazyFrame| {
+            let _ = lf.clone().collect().unwrap();
+            let s = Instant::now();
+            for _ in 0..5 {
+                std::hint::black_box(lf.clone().collect().unwrap());
+            }
+            eprintln!("{label}: {:.2} ms", s.elapsed().as_secs_f64() * 200.0);
+        };
+        let w = wide.clone().lazy();
+        t("identity", w.clone());
+        t("sort", w.clone().sort(["ticker", "fiscal_period", "fiscal_year"], SortMultipleOptions::default()));
+        t("sort ticker", w.clone().sort(["ticker"], SortMultipleOptions::default()));
+        t("sort fy", w.clone().sort(["fiscal_year"], SortMultipleOptions::default()));
+        t(
+            "over",
+            w.clone().with_column(
+                col("revenue").shift(lit(1)).over([col("ticker"), col("fiscal_period")]).unwrap().alias("x"),
+            ),
+        );
+        t(
+            "over1",
+            w.clone().with_column(col("revenue").shift(lit(1)).over([col("ticker")]).unwrap().alias("x")),
+        );
+        t(
+            "arith",
+            w.clone().with_columns([
+                (col("revenue") / col("cost_of_revenue")).alias("a"),
+                when(col("revenue").gt(lit(0.0)))
+                    .then(col("net_income") / col("revenue"))
+                    .otherwise(lit(NULL).cast(DataType::Float64))
+                    .alias("b"),
+            ]),
+        );
+        t("full", period_ratios(w.clone()).unwrap());
+        eprintln!("{}", period_ratios(w.clone()).unwrap().explain(true).unwrap());
+    }
     let first = period_ratios(wide.clone().lazy()).map_err(pe)?.collect().map_err(pe)?; // warm-up
     let mut times = Vec::with_capacity(args.reps);
     let started = Instant::now();
@@ -333,6 +398,7 @@ fn run(args: Args) -> Res<serde_json::Value> {
             "rows_per_s": round((first.height() * args.reps) as f64 / ratio_s, 0),
             "median_ms": round(ratio_median_ms, 3),
             "reps": args.reps,
+            "scale": args.scale,
             "rows": first.height(),
             "tickers": wide.column("ticker").map_err(pe)?.n_unique().map_err(pe)?,
             "seconds": round(ratio_s, 3),

@@ -8,7 +8,7 @@ the Rust bench; `--dump PREFIX` writes PREFIX_ratios.csv and PREFIX_market.csv (
 the first repetition / pass) for the agreement check of benches/run_ratios.sh.
 
     python3 benches/ratios_peer.py [--fundamentals CSV] [--prices DIR] [--index CSV.GZ]
-        [--reps 200] [--passes 3] [--dump PREFIX]
+        [--reps 200] [--passes 3] [--scale 1] [--dump PREFIX]
 """
 
 import argparse
@@ -226,11 +226,14 @@ def main() -> int:
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=1, help="stack K copies of the wide frame (tickers suffixed #i)")
     parser.add_argument("--dump", type=str, default=None, help="write PREFIX_ratios.csv and PREFIX_market.csv")
     args = parser.parse_args()
 
     # Fundamentals → ratios.
     wide = load_fundamentals(args.fundamentals)
+    if args.scale > 1:
+        wide = pd.concat([wide.assign(ticker=wide["ticker"] + f"#{i}") for i in range(args.scale)], ignore_index=True)
     first = period_ratios(wide)  # warm-up
     times = []
     started = time.perf_counter()
@@ -272,6 +275,7 @@ def main() -> int:
                     "rows_per_s": round(len(first) * args.reps / ratio_s),
                     "median_ms": round(float(np.median(times)), 3),
                     "reps": args.reps,
+                    "scale": args.scale,
                     "rows": len(first),
                     "tickers": int(wide["ticker"].nunique()),
                     "seconds": round(ratio_s, 3),

@@ -85,6 +85,24 @@ fn bad_user_data_is_named_with_file_and_line() {
             .and(predicate::str::contains("\"one\" is not a number")),
     );
 
+    // Column names mapped by DIR/universe.toml; a typo in it is named.
+    std::fs::write(prices.join("MAPPED.csv"), "day,o,h,l,c,v\n08.03.2024,1,2,0.5,1.5,10\n").unwrap();
+    std::fs::write(
+        dir.path().join("universe.toml"),
+        "[prices]\ndate = \"day\"\nopen = \"o\"\nhigh = \"h\"\nlow = \"l\"\nclose = \"c\"\nvolume = \"v\"\ndate_format = \"%d.%m.%Y\"\n",
+    )
+    .unwrap();
+    data(&["prices", "MAPPED", "--data", d, "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2024-03-08"));
+    std::fs::write(dir.path().join("universe.toml"), "[prices]\ndat = \"day\"\n").unwrap();
+    data(&["prices", "MAPPED", "--data", d])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("universe.toml").and(predicate::str::contains("dat")));
+    std::fs::remove_file(dir.path().join("universe.toml")).unwrap();
+
     let html = dir.path().join("page.html");
     std::fs::write(&html, "<html><body><p>Hello</p></body></html>").unwrap();
     data(&["facts", "--file", html.to_str().unwrap(), "--data", d])

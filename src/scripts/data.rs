@@ -1,7 +1,7 @@
 //! `bullpen data …`: prices, facts, filings and ratios of a universe, as tables on a terminal
 //! or JSON for machines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bullpen_connectors::universe::{Universe, UniverseConfig, pick_filing};
@@ -94,6 +94,16 @@ pub enum DataCommand {
     },
 }
 
+/// `DIR/universe.toml` (column mappings of the universe's files) when present, else defaults.
+pub fn universe_config(dir: &Path) -> anyhow::Result<UniverseConfig> {
+    let path = dir.join("universe.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UniverseConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
@@ -147,8 +157,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 /// Runs `bullpen data …`.
 pub async fn run(args: DataArgs) -> anyhow::Result<()> {
     let dir = osvariables::data_dir(args.data);
-    let universe =
-        Universe::open(&dir, &UniverseConfig::default()).context("cannot open the data universe")?;
+    let universe = Universe::open(&dir, &universe_config(&dir)?).context("cannot open the data universe")?;
     match args.command {
         DataCommand::Prices { ticker, from, to } => {
             let s = universe.daily_prices(&ticker, DateRange { from, to }).await?;
