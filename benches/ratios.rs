@@ -290,43 +290,6 @@ fn write_csv(df: &mut DataFrame, path: PathBuf) -> Res<()> {
 fn run(args: Args) -> Res<serde_json::Value> {
     // Fundamentals → ratios.
     let wide = scaled(load_fundamentals(&args.fundamentals)?, args.scale)?;
-    if std::env::var("DIAG").is_ok() {
-        let t = |label: &str, lf: LazyFrame| {
-            let _ = lf.clone().collect().unwrap();
-            let s = Instant::now();
-            for _ in 0..5 {
-                std::hint::black_box(lf.clone().collect().unwrap());
-            }
-            eprintln!("{label}: {:.2} ms", s.elapsed().as_secs_f64() * 200.0);
-        };
-        let w = wide.clone().lazy();
-        t("identity", w.clone());
-        t("sort", w.clone().sort(["ticker", "fiscal_period", "fiscal_year"], SortMultipleOptions::default()));
-        t("sort ticker", w.clone().sort(["ticker"], SortMultipleOptions::default()));
-        t("sort fy", w.clone().sort(["fiscal_year"], SortMultipleOptions::default()));
-        t(
-            "over",
-            w.clone().with_column(
-                col("revenue").shift(lit(1)).over([col("ticker"), col("fiscal_period")]).unwrap().alias("x"),
-            ),
-        );
-        t(
-            "over1",
-            w.clone().with_column(col("revenue").shift(lit(1)).over([col("ticker")]).unwrap().alias("x")),
-        );
-        t(
-            "arith",
-            w.clone().with_columns([
-                (col("revenue") / col("cost_of_revenue")).alias("a"),
-                when(col("revenue").gt(lit(0.0)))
-                    .then(col("net_income") / col("revenue"))
-                    .otherwise(lit(NULL).cast(DataType::Float64))
-                    .alias("b"),
-            ]),
-        );
-        t("full", period_ratios(w.clone()).unwrap());
-        eprintln!("{}", period_ratios(w.clone()).unwrap().explain(true).unwrap());
-    }
     let first = period_ratios(wide.clone().lazy()).map_err(pe)?.collect().map_err(pe)?; // warm-up
     let mut times = Vec::with_capacity(args.reps);
     let started = Instant::now();

@@ -16,7 +16,7 @@
 //! | current_ratio | current assets / current liabilities |
 //! | interest_coverage | operating income / interest expense |
 //! | eps_basic, eps_diluted | as reported |
-//! | market_cap | price × shares outstanding (cover page; else weighted diluted shares) |
+//! | market_cap | price × weighted diluted shares (restated for splits, like the prices), else the cover-page count |
 //! | pe, pb, ps | price / diluted EPS; market cap / equity; market cap / revenue (fiscal years) |
 //! | ev_ebitda | (market cap + debt − cash) / EBITDA (fiscal years) |
 //! | dividend_yield | dividends per share / price (else dividends paid / market cap) |
@@ -217,7 +217,7 @@ pub const RATIOS: &[RatioDef] = &[
         label: "Market cap",
         unit: Unit::Currency,
         needs: &[Price],
-        any_of: &[&[Line(L::SharesOutstanding), Line(L::SharesDiluted)]],
+        any_of: &[&[Line(L::SharesDiluted), Line(L::SharesOutstanding)]],
         positive: &[],
         annual_only: false,
     },
@@ -235,7 +235,7 @@ pub const RATIOS: &[RatioDef] = &[
         label: "P/B",
         unit: Unit::Multiple,
         needs: &[Price, Line(L::StockholdersEquity)],
-        any_of: &[&[Line(L::SharesOutstanding), Line(L::SharesDiluted)]],
+        any_of: &[&[Line(L::SharesDiluted), Line(L::SharesOutstanding)]],
         positive: &["stockholders_equity"],
         annual_only: true,
     },
@@ -244,7 +244,7 @@ pub const RATIOS: &[RatioDef] = &[
         label: "P/S",
         unit: Unit::Multiple,
         needs: &[Price, Line(L::Revenue)],
-        any_of: &[&[Line(L::SharesOutstanding), Line(L::SharesDiluted)]],
+        any_of: &[&[Line(L::SharesDiluted), Line(L::SharesOutstanding)]],
         positive: &["revenue"],
         annual_only: true,
     },
@@ -260,7 +260,7 @@ pub const RATIOS: &[RatioDef] = &[
             Line(L::OperatingIncome),
             Line(L::DepreciationAmortization),
         ],
-        any_of: &[&[Line(L::SharesOutstanding), Line(L::SharesDiluted)]],
+        any_of: &[&[Line(L::SharesDiluted), Line(L::SharesOutstanding)]],
         positive: &["ebitda"],
         annual_only: true,
     },
@@ -321,7 +321,7 @@ pub fn period_ratios(wide: LazyFrame) -> PolarsResult<LazyFrame> {
     let annual = c("fiscal_period").eq(lit("FY"));
     let debt = c("long_term_debt") + c("short_term_debt");
     let ebitda = c("operating_income") + c("depreciation_amortization");
-    let shares = c("shares_outstanding").fill_null(c("shares_diluted"));
+    let shares = c("shares_diluted").fill_null(c("shares_outstanding"));
     let market_cap = c("price") * c("shares");
     let gross = c("gross_profit").fill_null(c("revenue") - c("cost_of_revenue"));
     let fcf = c("operating_cash_flow") - c("capital_expenditure");
@@ -432,7 +432,7 @@ mod tests {
                 L::StockholdersEquity => [Some(50.0), Some(0.0)],
                 L::EpsDiluted => [Some(1.0), Some(-0.5)],
                 L::SharesOutstanding => [Some(10.0), None],
-                L::SharesDiluted => [Some(11.0), Some(12.0)],
+                L::SharesDiluted => [None, Some(12.0)],
                 _ => [None, None],
             };
             cols.push(Column::new(item.as_str().into(), v));
@@ -450,8 +450,8 @@ mod tests {
         assert_eq!(get("roe", 1), None, "zero equity");
         assert_eq!(get("pe", 1), None, "negative EPS");
         assert!((get("pe", 0).unwrap() - 50.0).abs() < 1e-12);
-        assert!((get("market_cap", 0).unwrap() - 500.0).abs() < 1e-9, "cover shares first");
-        assert!((get("market_cap", 1).unwrap() - 720.0).abs() < 1e-9, "diluted shares when no cover count");
+        assert!((get("market_cap", 0).unwrap() - 500.0).abs() < 1e-9, "cover count when no diluted count");
+        assert!((get("market_cap", 1).unwrap() - 720.0).abs() < 1e-9, "diluted shares first");
         assert_eq!(get("ebitda", 0), None);
 
         let lookup = |row: usize| {
