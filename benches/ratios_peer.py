@@ -97,7 +97,8 @@ def period_ratios(wide: pd.DataFrame) -> pd.DataFrame:
     revenue, oi, ni = df["revenue"], df["operating_income"], df["net_income"]
     equity, cash, price = df["stockholders_equity"], df["cash"], df["price"]
     debt = df["long_term_debt"] + df["short_term_debt"]
-    shares = df["shares_outstanding"].fillna(df["shares_diluted"])
+    # Weighted diluted shares (split-restated like the prices), else the cover-page count.
+    shares = df["shares_diluted"].fillna(df["shares_outstanding"])
     invested = equity + debt - cash
     ebitda = oi + df["depreciation_amortization"]
     market_cap = price * shares

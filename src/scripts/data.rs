@@ -2,8 +2,11 @@
 //! or JSON for machines.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use bullpen_connectors::http::HttpConfig;
+use bullpen_connectors::live::{FailoverPrices, TiingoConfig, TiingoPrices, YahooConfig, YahooPrices};
 use bullpen_connectors::universe::{Universe, UniverseConfig, pick_filing};
 use bullpen_connectors::{DateRange, Fact, Filing, PriceSource};
 use chrono::NaiveDate;
@@ -40,6 +43,10 @@ pub enum DataCommand {
         /// Last day (YYYY-MM-DD).
         #[arg(long)]
         to: Option<NaiveDate>,
+        /// Fetch over HTTP instead of the universe: Yahoo's chart API, then Tiingo when
+        /// `TIINGO_API_KEY` is set; cached under `$BULLPEN_HOME/cache/http`.
+        #[arg(long)]
+        live: bool,
     },
     /// XBRL facts of one filing (the latest, or chosen by --form / --period / --file).
     Facts {
@@ -92,6 +99,20 @@ pub enum DataCommand {
         #[arg(long)]
         quarters: bool,
     },
+}
+
+/// The live price sources in failover order, sharing an on-disk cache in `BULLPEN_HOME`.
+fn live_prices() -> anyhow::Result<FailoverPrices> {
+    let cache = osvariables::bullpen_home().join("cache").join("http");
+    let yahoo = YahooConfig::default();
+    let yahoo = YahooConfig { http: HttpConfig { cache_dir: Some(cache.clone()), ..yahoo.http }, ..yahoo };
+    let mut sources: Vec<Arc<dyn PriceSource>> = vec![Arc::new(YahooPrices::new(yahoo)?)];
+    let tiingo = TiingoConfig::default();
+    if tiingo.api_key.is_some() {
+        let tiingo = TiingoConfig { http: HttpConfig { cache_dir: Some(cache), ..tiingo.http }, ..tiingo };
+        sources.push(Arc::new(TiingoPrices::new(tiingo)?));
+    }
+    Ok(FailoverPrices::new(sources))
 }
 
 /// `DIR/universe.toml` (column mappings of the universe's files) when present, else defaults.
@@ -159,8 +180,13 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
     let dir = osvariables::data_dir(args.data);
     let universe = Universe::open(&dir, &universe_config(&dir)?).context("cannot open the data universe")?;
     match args.command {
-        DataCommand::Prices { ticker, from, to } => {
-            let s = universe.daily_prices(&ticker, DateRange { from, to }).await?;
+        DataCommand::Prices { ticker, from, to, live } => {
+            let range = DateRange { from, to };
+            let s = if live {
+                live_prices()?.daily_prices(&ticker, range).await?
+            } else {
+                universe.daily_prices(&ticker, range).await?
+            };
             if args.json {
                 return print_json(&s);
             }
