@@ -38,6 +38,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The files of a directory, sorted; a missing directory has none (every universe part is
+/// optional), any other error names the directory.
+pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ConnectorError::io(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in rd {
+        let path = entry.map_err(|e| ConnectorError::io(dir, e))?.path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The path with a `.gz` variant tried when the plain one does not exist.
 pub fn existing_with_gz(path: &Path) -> Option<std::path::PathBuf> {
     if path.exists() {

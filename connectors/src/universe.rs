@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::error::{ConnectorError, Result};
-use crate::files::{existing_with_gz, read_bytes};
+use crate::files::{existing_with_gz, list_dir, read_bytes};
 use crate::local::{LocalPrices, LocalText, PriceColumns, TextColumns};
 use crate::sec::submissions::Submissions;
 use crate::sec::{cik10, companyfacts, ixbrl, normalize, submissions, tickers};
@@ -210,21 +210,14 @@ fn belongs_to(f: &Filing, c: &Company) -> bool {
 }
 
 fn list_filing_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ConnectorError::io(dir, e)),
-    };
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    Ok(list_dir(dir)?
+        .into_iter()
         .filter(|p| {
             let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
             let n = n.strip_suffix(".gz").unwrap_or(&n).to_string();
             n.ends_with(".html") || n.ends_with(".htm") || n.ends_with(".xhtml")
         })
-        .collect();
-    files.sort();
-    Ok(files)
+        .collect())
 }
 
 /// Sets a filing's date from the company's submissions index (same form and report date).
@@ -248,20 +241,14 @@ fn load_sec(dir: &Path) -> Result<SecIndex> {
     if let Some(p) = existing_with_gz(&dir.join("company_tickers.json")) {
         idx.tickers = tickers::parse(&read_bytes(&p)?, &p.display().to_string())?;
     }
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(idx),
-        Err(e) => return Err(ConnectorError::io(dir, e)),
-    };
-    for entry in rd.filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy().to_string();
+    for path in list_dir(dir)? {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let stem = name.strip_suffix(".gz").unwrap_or(&name);
         if stem.starts_with("submissions_CIK")
             && stem.ends_with(".json")
             && stem.len() == "submissions_CIK0000000000.json".len()
         {
-            let p = entry.path();
-            let s = submissions::parse(&read_bytes(&p)?, &p.display().to_string())?;
+            let s = submissions::parse(&read_bytes(&path)?, &path.display().to_string())?;
             idx.submissions.insert(s.cik, s);
         }
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::parse_date;
 use super::table::{StringTable, read_table};
 use crate::error::{ConnectorError, Result};
+use crate::files::list_dir;
 use crate::traits::PriceSource;
 use crate::types::{DateRange, PriceBar, PriceSeries, SkippedRow};
 
@@ -75,18 +76,9 @@ impl LocalPrices {
 
     /// Every ticker with a price file, sorted.
     pub fn tickers(&self) -> Result<Vec<String>> {
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ConnectorError::io(&self.dir, e)),
-        };
         let mut out = Vec::new();
-        for entry in rd {
-            let name = entry
-                .map_err(|e| ConnectorError::io(&self.dir, e))?
-                .file_name()
-                .to_string_lossy()
-                .to_string();
+        for path in list_dir(&self.dir)? {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             if let Some(t) = EXTENSIONS.iter().find_map(|e| name.strip_suffix(&format!(".{e}"))) {
                 out.push(t.to_uppercase());
             }

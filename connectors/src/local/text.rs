@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use super::parse_date;
 use super::table::{is_table_file, read_table};
 use crate::error::{ConnectorError, Result};
+use crate::files::list_dir;
 use crate::traits::TextSource;
 use crate::types::{DateRange, SkippedRow, TextItem, TextKind};
 
@@ -92,14 +93,7 @@ impl TextSource for LocalText {
 }
 
 fn load_dir(dir: &Path, kind: TextKind, cols: &TextColumns) -> Result<LoadedText> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        Err(e) => return Err(ConnectorError::io(dir, e)),
-    };
-    let mut files: Vec<PathBuf> =
-        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_table_file(p)).collect();
-    files.sort();
+    let files: Vec<PathBuf> = list_dir(dir)?.into_iter().filter(|p| is_table_file(p)).collect();
     let (mut items, mut skipped) = (Vec::new(), Vec::new());
     for f in files {
         read_file(&f, kind, cols, &mut items, &mut skipped)?;
