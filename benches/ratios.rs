@@ -14,13 +14,14 @@
 //!   tickers first, to see the rate on a larger frame);
 //! - market: the stocknet daily prices (one CSV per ticker, rows with a missing price dropped)
 //!   and the S&P 500 index, then `--passes` times, for each of the 48 month ends 2013-09-30 …
-//!   2017-08-31, `price_metrics(prices, as_of).collect()` and
-//!   `betas(prices, index, as_of).collect()`.
+//!   2017-08-31, `market_metrics(prices, Some(index), as_of).collect()` (the price metrics and
+//!   the betas in one query, as the engine runs them).
 //!
 //! `--dump PREFIX` writes the outputs of the first repetition / pass to `PREFIX_ratios.csv` and
 //! `PREFIX_market.csv` (after the timing) for the agreement check. Threads: polars' pool
 //! (`POLARS_MAX_THREADS`, default: all cores). Dev profile: every dependency (polars) is
-//! compiled at opt-level 3 (`[profile.dev.package."*"]`); the engine's own code only builds
+//! compiled as in release (`[profile.dev.package."*"]`: opt-level 3, no debug assertions, no
+//! overflow checks); the engine's own code only builds
 //! the query plans.
 
 use std::io::Cursor;
@@ -30,7 +31,7 @@ use std::time::Instant;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 
-use bullpen::analytics::market::{betas, price_metrics};
+use bullpen::analytics::market::market_metrics;
 use bullpen::analytics::ratios::{RATIOS, period_ratios};
 use bullpen_connectors::LineItem;
 
@@ -312,14 +313,13 @@ fn run(args: Args) -> Res<serde_json::Value> {
     for pass in 0..args.passes {
         for &as_of in &dates {
             let t = Instant::now();
-            let metrics = price_metrics(prices.clone().lazy(), as_of).map_err(pe)?.collect().map_err(pe)?;
-            let beta = betas(prices.clone().lazy(), index.clone().lazy(), as_of)
+            let metrics = market_metrics(prices.clone().lazy(), Some(index.clone().lazy()), as_of)
                 .map_err(pe)?
                 .collect()
                 .map_err(pe)?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             if pass == 0 {
-                kept.push((as_of, metrics, beta));
+                kept.push((as_of, metrics));
             }
         }
     }
@@ -332,7 +332,7 @@ fn run(args: Args) -> Res<serde_json::Value> {
         let sum = first.column(def.name).map_err(pe)?.as_materialized_series().sum::<f64>().map_err(pe)?;
         ratio_sums.insert(def.name.to_string(), serde_json::json!(sum));
     }
-    let market_rows: usize = kept.iter().map(|(_, m, _)| m.height()).sum();
+    let market_rows: usize = kept.iter().map(|(_, m)| m.height()).sum();
     if let Some(prefix) = &args.dump {
         let mut cols = vec![col("ticker"), col("end"), col("fiscal_year"), col("prior_revenue")];
         cols.extend(RATIOS.iter().map(|d| col(d.name)));
@@ -340,11 +340,7 @@ fn run(args: Args) -> Res<serde_json::Value> {
         write_csv(&mut ratios, PathBuf::from(format!("{}_ratios.csv", prefix.display())))?;
         let frames: Vec<LazyFrame> = kept
             .into_iter()
-            .map(|(as_of, m, b)| {
-                m.lazy()
-                    .join(b.lazy(), [col("ticker")], [col("ticker")], JoinArgs::new(JoinType::Left))
-                    .with_column(lit(as_of).cast(DataType::Date).alias("as_of"))
-            })
+            .map(|(as_of, m)| m.lazy().with_column(lit(as_of).cast(DataType::Date).alias("as_of")))
             .collect();
         let mut market = concat(frames, UnionArgs::default()).map_err(pe)?.collect().map_err(pe)?;
         write_csv(&mut market, PathBuf::from(format!("{}_market.csv", prefix.display())))?;

@@ -11,7 +11,7 @@
 #
 # Profile: dev (`cargo bench --profile dev`), not release: the workspace compiles every
 # dependency and the bullpen-connectors crate (the parser) at opt-level 3 in dev, without
-# debug assertions or overflow checks for the connectors crate, so only the bench's own
+# debug assertions or overflow checks (see Cargo.toml), so only the bench's own
 # loop is unoptimised; a release build would recompile polars for 20+ minutes. Needs
 # `python3 -m pip install edgartools` (nothing is fetched: the peer parses local strings).
 # Run it on an otherwise idle machine (no compile running).

@@ -15,9 +15,9 @@
 # polars' pool (POLARS_MAX_THREADS); pandas runs on one thread.
 #
 # Profile: dev (`cargo bench --profile dev`), not release (a release build recompiles polars
-# for 20+ minutes): polars and every other dependency are compiled at opt-level 3 in dev, but
-# with the dev profile's debug assertions and overflow checks; the engine's own code only
-# builds query plans. Needs pandas. Run it on an otherwise idle machine (no compile running).
+# for 20+ minutes): in dev, polars and every other dependency are compiled as in release
+# (opt-level 3, no debug assertions, no overflow checks; see Cargo.toml); the engine's own
+# code only builds query plans. Needs pandas. Run it on an otherwise idle machine (no compile running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

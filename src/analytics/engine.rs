@@ -13,7 +13,7 @@ use polars::prelude::*;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::market::{betas, months_before, price_metrics};
+use super::market::{market_metrics, months_before};
 use super::ratios::{Input, RATIOS, RatioDef, Unit, explain_absent, period_ratios};
 
 /// Errors of the analytics layer.
@@ -455,8 +455,21 @@ impl RatioEngine {
     where
         S: PriceSource + FundamentalsSource + ?Sized,
     {
+        // The index series, when one is configured and known; its absence is a reason for beta.
+        let index = match &self.index {
+            None => Err("no index configured".to_string()),
+            Some(name) => match src.daily_prices(name, DateRange::ALL).await {
+                Ok(ix) => Ok((name.clone(), ix)),
+                Err(ConnectorError::UnknownTicker { detail, .. }) => Err(format!("index {name}: {detail}")),
+                Err(e) => return Err(e.into()),
+            },
+        };
         let frame = prices_frame(std::slice::from_ref(s))?;
-        let m = collect_blocking(price_metrics(frame.clone().lazy(), as_of)).await?;
+        let ix_frame = match &index {
+            Ok((_, ix)) => Some(prices_frame(std::slice::from_ref(ix))?.lazy()),
+            Err(_) => None,
+        };
+        let m = collect_blocking(market_metrics(frame.lazy(), ix_frame, as_of)).await?;
         let get_f = |c: &str| value_at(&m, c, 0);
         let get_d = |c: &str| date_at(&m, c, 0);
         let last = get_d("last_date");
@@ -575,42 +588,32 @@ impl RatioEngine {
         );
 
         // Beta against the index.
-        let (beta, beta_reason, beta_inputs) = match &self.index {
-            None => (None, Some("no index configured".to_string()), vec![]),
-            Some(_) if stat_reason.is_some() => (None, stat_reason, vec![]),
-            Some(index) => match src.daily_prices(index, DateRange::ALL).await {
-                Err(ConnectorError::UnknownTicker { detail, .. }) => {
-                    (None, Some(format!("index {index}: {detail}")), vec![])
+        let (beta, beta_reason, beta_inputs) = match index {
+            Err(why) => (None, Some(why), vec![]),
+            Ok(_) if stat_reason.is_some() => (None, stat_reason, vec![]),
+            Ok((name, ix)) => {
+                let days = u32_at(&m, "beta_days", 0).unwrap_or(0);
+                if days < self.min_window_days {
+                    let why = format!(
+                        "{days} common trading days with {name} in the trailing year (need {}; index prices end {})",
+                        self.min_window_days,
+                        ix.bars.last().map(|x| x.date.to_string()).unwrap_or_default()
+                    );
+                    (None, Some(why), vec![])
+                } else {
+                    let inputs = vec![InputRef {
+                        name: format!("{name} daily returns"),
+                        value: days as f64,
+                        concept: "common trading days".into(),
+                        period: period.clone(),
+                        document: ix.source.clone(),
+                        location: format!("rows {year_ago}..{as_of}"),
+                        filed: ix.bars.iter().rev().find(|x| x.date <= as_of).map(|x| x.date),
+                        derived: None,
+                    }];
+                    (value_at(&m, "beta", 0), None, inputs)
                 }
-                Err(e) => return Err(e.into()),
-                Ok(ix) => {
-                    let ix_frame = prices_frame(std::slice::from_ref(&ix))?;
-                    let b = collect_blocking(betas(frame.lazy(), ix_frame.lazy(), as_of)).await?;
-                    let days = u32_at(&b, "beta_days", 0).unwrap_or(0);
-                    let ix_last = ix.bars.iter().rev().find(|x| x.date <= as_of).map(|x| x.date);
-                    if days < self.min_window_days {
-                        let why = format!(
-                            "{days} common trading days with {index} in the trailing year (need {}; index prices end {})",
-                            self.min_window_days,
-                            ix.bars.last().map(|x| x.date.to_string()).unwrap_or_default()
-                        );
-                        (None, Some(why), vec![])
-                    } else {
-                        let v = value_at(&b, "beta", 0);
-                        let inputs = vec![InputRef {
-                            name: format!("{index} daily returns"),
-                            value: days as f64,
-                            concept: "common trading days".into(),
-                            period: period.clone(),
-                            document: ix.source.clone(),
-                            location: format!("rows {year_ago}..{as_of}"),
-                            filed: ix_last,
-                            derived: None,
-                        }];
-                        (v, None, inputs)
-                    }
-                }
-            },
+            }
         };
         push("beta", "Beta", Unit::Multiple, beta, beta_reason, beta_inputs);
         if let Some(s) = stale {

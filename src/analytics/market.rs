@@ -24,8 +24,28 @@ pub fn months_before(as_of: NaiveDate, months: u32) -> NaiveDate {
 /// `return_Nm`. `prices` needs `ticker` (str), `date` (date), `high`, `low`, `close`,
 /// `adj_close` (f64).
 pub fn price_metrics(prices: LazyFrame, as_of: NaiveDate) -> PolarsResult<LazyFrame> {
+    market_metrics(prices, None, as_of)
+}
+
+/// [`price_metrics`] and, with an index (`date`, `adj_close`), `beta` and `beta_days` (see
+/// [`betas`]) in the same query: one sort and one pass over the returns.
+pub fn market_metrics(
+    prices: LazyFrame,
+    index: Option<LazyFrame>,
+    as_of: NaiveDate,
+) -> PolarsResult<LazyFrame> {
     let start = window_start(as_of);
     let in_window = col("date").gt(lit(start));
+    let has_index = index.is_some();
+    let mut prices = prices.filter(col("date").lt_eq(lit(as_of)));
+    if let Some(index) = index {
+        prices = prices.join(
+            index_returns(index, as_of),
+            [col("date")],
+            [col("date")],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
     let ret =
         (col("adj_close") / col("adj_close").shift(lit(1)).over([col("ticker")])? - lit(1.0)).alias("ret");
     let mut aggs = vec![
@@ -38,7 +58,8 @@ pub fn price_metrics(prices: LazyFrame, as_of: NaiveDate) -> PolarsResult<LazyFr
         col("high").filter(in_window.clone()).max().alias("high_52w"),
         col("low").filter(in_window.clone()).min().alias("low_52w"),
         (col("ret").filter(in_window.clone()).std(1) * lit(TRADING_DAYS.sqrt())).alias("volatility"),
-        (col("adj_close").filter(in_window.clone()) / col("adj_close").filter(in_window).cum_max(false)
+        (col("adj_close").filter(in_window.clone())
+            / col("adj_close").filter(in_window.clone()).cum_max(false)
             - lit(1.0))
         .min()
         .alias("max_drawdown"),
@@ -48,8 +69,16 @@ pub fn price_metrics(prices: LazyFrame, as_of: NaiveDate) -> PolarsResult<LazyFr
         aggs.push(col("adj_close").filter(before.clone()).last().alias(format!("adj_{m}m")));
         aggs.push(col("date").filter(before).last().alias(format!("date_{m}m")));
     }
+    if has_index {
+        let both = in_window.and(col("ret").is_not_null()).and(col("ret_index").is_not_null());
+        aggs.push(
+            (cov(col("ret").filter(both.clone()), col("ret_index").filter(both.clone()), 1)
+                / col("ret_index").filter(both.clone()).var(1))
+            .alias("beta"),
+        );
+        aggs.push(col("ret").filter(both).count().alias("beta_days"));
+    }
     let mut out = prices
-        .filter(col("date").lt_eq(lit(as_of)))
         .sort(["ticker", "date"], SortMultipleOptions::default())
         .with_column(ret)
         .group_by_stable([col("ticker")])
@@ -60,6 +89,15 @@ pub fn price_metrics(prices: LazyFrame, as_of: NaiveDate) -> PolarsResult<LazyFr
         );
     }
     Ok(out)
+}
+
+/// Daily returns of an index series up to `as_of`: `date`, `ret_index`.
+fn index_returns(index: LazyFrame, as_of: NaiveDate) -> LazyFrame {
+    index
+        .filter(col("date").lt_eq(lit(as_of)))
+        .sort(["date"], SortMultipleOptions::default())
+        .with_column((col("adj_close") / col("adj_close").shift(lit(1)) - lit(1.0)).alias("ret_index"))
+        .select([col("date"), col("ret_index")])
 }
 
 /// Beta of each ticker against an index over the trailing year: cov(r, r_index) / var(r_index)
@@ -75,11 +113,7 @@ pub fn betas(prices: LazyFrame, index: LazyFrame, as_of: NaiveDate) -> PolarsRes
                 .alias("ret"),
         )
         .select([col("ticker"), col("date"), col("ret")]);
-    let idx = index
-        .filter(col("date").lt_eq(lit(as_of)))
-        .sort(["date"], SortMultipleOptions::default())
-        .with_column((col("adj_close") / col("adj_close").shift(lit(1)) - lit(1.0)).alias("ret_index"))
-        .select([col("date"), col("ret_index")]);
+    let idx = index_returns(index, as_of);
     Ok(stock
         .join(idx, [col("date")], [col("date")], JoinArgs::new(JoinType::Inner))
         .filter(col("date").gt(lit(start)).and(col("ret").is_not_null()).and(col("ret_index").is_not_null()))
@@ -137,8 +171,12 @@ mod tests {
         assert!(f("max_drawdown") < -0.19 && f("max_drawdown") > -0.21, "the -20% day is in the window");
 
         let index = df!("date" => dates, "adj_close" => idx).unwrap();
-        let b = betas(df.lazy(), index.lazy(), as_of).unwrap().collect().unwrap();
+        let b = betas(df.clone().lazy(), index.clone().lazy(), as_of).unwrap().collect().unwrap();
         let beta = b.column("beta").unwrap().f64().unwrap().get(0).unwrap();
         assert!((beta - 2.0).abs() < 1e-9, "beta {beta}");
+        let both = market_metrics(df.lazy(), Some(index.lazy()), as_of).unwrap().collect().unwrap();
+        let g = |c: &str| both.column(c).unwrap().f64().unwrap().get(0).unwrap();
+        assert!((g("beta") - beta).abs() < 1e-12 && (g("high_52w") - hi).abs() < 1e-12);
+        assert_eq!(both.column("beta_days").unwrap(), b.column("beta_days").unwrap());
     }
 }

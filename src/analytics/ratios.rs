@@ -305,19 +305,24 @@ fn guard(cond: Expr, value: Expr) -> Expr {
     when(cond).then(value).otherwise(null())
 }
 
-/// Adds every ratio column (and helper columns `prior_*`, `invested_capital`, `shares`) to a
+/// Adds every ratio column (and helper columns `prior_revenue`, `invested_capital`, `shares`) to a
 /// wide statements frame. The frame needs `ticker`, `fiscal_year` (i32), `fiscal_period`
 /// (str), `price` (f64, null when unknown) and one f64 column per [`LineItem`] (null = absent).
 pub fn period_ratios(wide: LazyFrame) -> PolarsResult<LazyFrame> {
-    let prior = |i: LineItem| -> PolarsResult<Expr> {
-        // Same fiscal period, exactly one fiscal year earlier.
-        let prev_year = c("fiscal_year").shift(lit(1)).over([c("ticker"), c("fiscal_period")])?;
-        let prev = c(i.as_str()).shift(lit(1)).over([c("ticker"), c("fiscal_period")])?;
-        Ok(when(prev_year.eq(c("fiscal_year") - lit(1)))
-            .then(prev)
-            .otherwise(null())
-            .alias(format!("prior_{}", i.as_str())))
-    };
+    // Prior-year values by a hash join on (ticker, fiscal period, fiscal year − 1): no sort
+    // and no window; a period label that occurs twice for a ticker has no unambiguous prior,
+    // so the growth it would feed is absent rather than taken from an arbitrary row.
+    let keys = [c("ticker"), c("fiscal_period"), c("fiscal_year")];
+    let prior = wide
+        .clone()
+        .group_by([c("ticker"), c("fiscal_period"), (c("fiscal_year") + lit(1)).alias("fiscal_year")])
+        .agg([c("revenue").first().alias("prior_revenue"), len().alias("prior_rows")])
+        .select([
+            c("ticker"),
+            c("fiscal_period"),
+            c("fiscal_year"),
+            guard(c("prior_rows").eq(lit(1)), c("prior_revenue")).alias("prior_revenue"),
+        ]);
     let annual = c("fiscal_period").eq(lit("FY"));
     let debt = c("long_term_debt") + c("short_term_debt");
     let ebitda = c("operating_income") + c("depreciation_amortization");
@@ -327,9 +332,8 @@ pub fn period_ratios(wide: LazyFrame) -> PolarsResult<LazyFrame> {
     let fcf = c("operating_cash_flow") - c("capital_expenditure");
     let tax_rate = c("income_tax") / c("pretax_income");
     Ok(wide
-        .sort(["ticker", "fiscal_period", "fiscal_year"], SortMultipleOptions::default())
+        .join(prior, keys.clone(), keys, JoinArgs::new(JoinType::Left))
         .with_columns([
-            prior(L::Revenue)?,
             shares.alias("shares"),
             (c("stockholders_equity") + debt.clone() - c("cash")).alias("invested_capital"),
             ebitda.clone().alias("ebitda"),
