@@ -86,13 +86,15 @@ def load_fundamentals(path: Path) -> pd.DataFrame:
 
 
 def period_ratios(wide: pd.DataFrame) -> pd.DataFrame:
-    """The columns of ratios.rs `period_ratios`: same sort, same prior-year rule, same guards."""
-    df = wide.sort_values(["ticker", "fiscal_period", "fiscal_year"], kind="stable")
-    g = df.groupby(["ticker", "fiscal_period"], sort=False)
-    prev_year = g["fiscal_year"].shift(1)
-    prev_revenue = g["revenue"].shift(1)
-    # Same fiscal period, exactly one fiscal year earlier.
-    prior_revenue = prev_revenue.where(prev_year == df["fiscal_year"] - 1)
+    """The columns of ratios.rs `period_ratios`: same prior-year rule, same guards."""
+    # Prior-year revenue by a join on (ticker, fiscal period, fiscal year − 1), as ratios.rs
+    # does; a label that occurs twice for a ticker has no unambiguous prior (NaN).
+    keys = ["ticker", "fiscal_period", "fiscal_year"]
+    prev = wide[keys + ["revenue"]].assign(fiscal_year=wide["fiscal_year"] + 1)
+    prev = prev.groupby(keys, sort=False).agg(prior_revenue=("revenue", "first"), prior_rows=("revenue", "size"))
+    prev["prior_revenue"] = prev["prior_revenue"].where(prev["prior_rows"] == 1)
+    df = wide.merge(prev[["prior_revenue"]].reset_index(), on=keys, how="left")
+    prior_revenue = df["prior_revenue"]
 
     revenue, oi, ni = df["revenue"], df["operating_income"], df["net_income"]
     equity, cash, price = df["stockholders_equity"], df["cash"], df["price"]
@@ -211,7 +213,8 @@ def market(prices: pd.DataFrame, index: pd.DataFrame, as_of: pd.Timestamp) -> pd
     cov = (dx * dy).groupby(j["ticker"], sort=False).sum() / (n - 1)
     var = (dy * dy).groupby(j["ticker"], sort=False).sum() / (n - 1)
     out["beta"] = cov / var
-    out["beta_days"] = n
+    # A ticker with no day in common with the index has a count of 0 (and no beta), as in polars.
+    out["beta_days"] = n.reindex(out.index).fillna(0).astype("int64")
     out.index.name = "ticker"
     return out.reset_index()
 

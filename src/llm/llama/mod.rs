@@ -80,9 +80,10 @@ impl LlamaChat {
 
 /// llama.cpp's converter lets a JSON number's exponent run to 16 digits
 /// (`5.9e3287610510`), which no JSON parser reads as a finite double. Limit exponents
-/// to three digits, the range of an f64.
+/// to two digits: with the converter's at most 16 integer digits a number stays far below
+/// f64's 1.8e308 (three digits let `102E777` through).
 fn bound_exponents(grammar: &str) -> String {
-    grammar.replace("([eE] [-+]? integral-part)?", "([eE] [-+]? [0-9]{1,3})?")
+    grammar.replace("([eE] [-+]? integral-part)?", "([eE] [-+]? [0-9]{1,2})?")
 }
 
 fn new_call_id() -> String {
@@ -240,7 +241,7 @@ mod tests {
         let raw = llama_cpp_2::json_schema_to_grammar(schema).unwrap();
         assert!(raw.contains("([eE] [-+]? integral-part)?"), "the converter's number rule changed:\n{raw}");
         let bounded = bound_exponents(&raw);
-        assert!(bounded.contains("([eE] [-+]? [0-9]{1,3})?"), "{bounded}");
+        assert!(bounded.contains("([eE] [-+]? [0-9]{1,2})?"), "{bounded}");
         assert!(!bounded.contains("[eE] [-+]? integral-part"));
     }
 }
