@@ -347,24 +347,29 @@ async fn yahoo_null_row_is_skipped_and_reported() {
     assert!(row.reason.contains("null close"), "{row:?}");
 }
 
-#[tokio::test]
-async fn unknown_tickers_and_missing_key() {
-    let server = MockServer::start().await;
+/// Both price APIs answer "not found" for `ticker`, in their live formats.
+async fn mount_unknown_ticker(server: &MockServer, ticker: &str) {
     Mock::given(method("GET"))
-        .and(path("/v8/finance/chart/XXXX"))
+        .and(path(format!("/v8/finance/chart/{ticker}")))
         .respond_with(
             ResponseTemplate::new(404)
                 .set_body_raw(fixture("yahoo_chart_not_found.json"), "application/json"),
         )
-        .mount(&server)
+        .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/tiingo/daily/XXXX/prices"))
+        .and(path(format!("/tiingo/daily/{ticker}/prices")))
         .respond_with(
             ResponseTemplate::new(404).set_body_raw(fixture("tiingo_not_found.json"), "application/json"),
         )
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+#[tokio::test]
+async fn unknown_tickers_and_missing_key() {
+    let server = MockServer::start().await;
+    mount_unknown_ticker(&server, "XXXX").await;
     // Yahoo's older behaviour: HTTP 200 with a null result.
     Mock::given(method("GET"))
         .and(path("/v8/finance/chart/YYYY"))
@@ -425,21 +430,7 @@ async fn failover_moves_past_a_failing_source() {
 #[tokio::test]
 async fn failover_unknown_everywhere_and_combined_errors() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v8/finance/chart/XXXX"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_raw(fixture("yahoo_chart_not_found.json"), "application/json"),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/tiingo/daily/XXXX/prices"))
-        .respond_with(
-            ResponseTemplate::new(404).set_body_raw(fixture("tiingo_not_found.json"), "application/json"),
-        )
-        .mount(&server)
-        .await;
+    mount_unknown_ticker(&server, "XXXX").await;
     Mock::given(method("GET"))
         .and(path("/v8/finance/chart/AAPL"))
         .respond_with(ResponseTemplate::new(502))
