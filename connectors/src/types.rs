@@ -54,6 +54,14 @@ pub struct SkippedRow {
     pub reason: String,
 }
 
+impl SkippedRow {
+    /// `N skipped (first: LOCATION: REASON)`, or `None` when nothing was skipped.
+    pub fn summary(rows: &[SkippedRow]) -> Option<String> {
+        let first = rows.first()?;
+        Some(format!("{} skipped (first: {}: {})", rows.len(), first.location, first.reason))
+    }
+}
+
 /// Daily prices of one ticker, sorted by date, one bar per date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PriceSeries {

@@ -27,6 +27,7 @@ use tokio::sync::OnceCell;
 use crate::error::{ConnectorError, Result};
 use crate::files::{existing_with_gz, list_dir, read_bytes};
 use crate::local::{LocalPrices, LocalText, PriceColumns, TextColumns};
+use crate::sec::companyfacts::CompanyFacts;
 use crate::sec::submissions::Submissions;
 use crate::sec::{cik10, companyfacts, ixbrl, normalize, submissions, tickers};
 use crate::traits::{FilingSource, FundamentalsSource, PriceSource, ReferenceSource, TextSource};
@@ -65,6 +66,8 @@ pub struct Universe {
     transcripts: LocalText,
     sec: Arc<OnceCell<Arc<SecIndex>>>,
     filings: Arc<OnceCell<Arc<ParsedFilings>>>,
+    /// Parsed companyfacts by CIK: read once, however many as-of views are asked for.
+    companyfacts: Arc<tokio::sync::Mutex<HashMap<u64, Arc<CompanyFacts>>>>,
 }
 
 /// The filings of `filings/`: the ones that parsed, and the files that did not (with why).
@@ -97,6 +100,7 @@ impl Universe {
             root,
             sec: Arc::default(),
             filings: Arc::default(),
+            companyfacts: Arc::default(),
         })
     }
 
@@ -332,20 +336,32 @@ impl FundamentalsSource for Universe {
 impl Universe {
     /// Statements from companyfacts and the filings, keeping only facts filed on or before
     /// `as_of` (a fact with no known filing date is kept only when there is no `as_of`).
+    /// The companyfacts of a CIK, parsed on first use; `None` when the universe has none.
+    async fn company_facts(&self, cik: Option<u64>) -> Result<Option<Arc<CompanyFacts>>> {
+        let Some((cik, path)) = cik.and_then(|c| self.companyfacts_path(c).map(|p| (c, p))) else {
+            return Ok(None);
+        };
+        let mut cache = self.companyfacts.lock().await;
+        if let Some(cf) = cache.get(&cik) {
+            return Ok(Some(cf.clone()));
+        }
+        let cf = tokio::task::spawn_blocking(move || companyfacts::parse_file(&path))
+            .await
+            .map_err(|e| ConnectorError::Config(format!("companyfacts task failed: {e}")))??;
+        let cf = Arc::new(cf);
+        cache.insert(cik, cf.clone());
+        Ok(Some(cf))
+    }
+
     async fn statements_filtered(&self, ticker: &str, as_of: Option<NaiveDate>) -> Result<Statements> {
         let company = self.company(ticker).await?;
         let mut facts: Vec<Fact> = Vec::new();
         let mut skipped: Vec<SkippedRow> = Vec::new();
         let mut entity_name = company.name.clone();
-        if let Some(p) = company.cik.and_then(|c| self.companyfacts_path(c)) {
-            let cf = tokio::task::spawn_blocking(move || {
-                companyfacts::parse(&read_bytes(&p)?, &p.display().to_string())
-            })
-            .await
-            .map_err(|e| ConnectorError::Config(format!("companyfacts task failed: {e}")))??;
-            entity_name = entity_name.or(cf.entity_name);
-            facts.extend(cf.facts);
-            skipped.extend(cf.skipped);
+        if let Some(cf) = self.company_facts(company.cik).await? {
+            entity_name = entity_name.or(cf.entity_name.clone());
+            facts.extend(cf.facts.iter().cloned());
+            skipped.extend(cf.skipped.iter().cloned());
         }
         for f in self.filings_of(ticker).await? {
             facts.extend(f.facts.iter().filter(|x| x.dimensions.is_empty()).cloned());

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use bullpen_connectors::{
     ConnectorError, DateRange, FiscalPeriod, FundamentalsSource, LineItem, PriceSeries, PriceSource,
-    StatementPeriod, Statements,
+    SkippedRow, StatementPeriod, Statements,
 };
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -279,8 +279,7 @@ fn period_values(
         .map(|def| {
             let value = value_at(df, def.name, row).filter(|v| v.is_finite());
             let reason = value.is_none().then(|| {
-                let r = explain_absent(def, p.fiscal_period.as_str(), &|c| value_at(df, c, row));
-                if r.contains("a price on the date") { format!("{r} ({no_price_reason})") } else { r }
+                explain_absent(def, p.fiscal_period.as_str(), &|c| value_at(df, c, row), no_price_reason)
             });
             RatioValue {
                 name: def.name.into(),
@@ -320,14 +319,9 @@ impl RatioEngine {
             Err(e) => return Err(e.into()),
         };
         if let Some(s) = &prices
-            && !s.skipped.is_empty()
+            && let Some(skipped) = SkippedRow::summary(&s.skipped)
         {
-            notes.push(format!(
-                "{} price rows skipped in {} (first: {})",
-                s.skipped.len(),
-                s.source,
-                s.skipped[0].reason
-            ));
+            notes.push(format!("price rows of {}: {skipped}", s.source));
         }
         let as_of = as_of
             .or_else(|| prices.as_ref().and_then(|s| s.bars.last().map(|b| b.date)))
@@ -352,12 +346,8 @@ impl RatioEngine {
                 detail: format!("no prices and no fundamentals filed on or before {as_of}"),
             });
         }
-        if !statements.skipped.is_empty() {
-            notes.push(format!(
-                "{} facts skipped while normalising (first: {})",
-                statements.skipped.len(),
-                statements.skipped[0].reason
-            ));
+        if let Some(skipped) = SkippedRow::summary(&statements.skipped) {
+            notes.push(format!("facts while normalising: {skipped}"));
         }
         let price_source = prices.as_ref().map(|s| s.source.clone()).unwrap_or_default();
         let no_price_reason = match &prices {

@@ -383,8 +383,14 @@ pub fn period_ratios(wide: LazyFrame) -> PolarsResult<LazyFrame> {
         ]))
 }
 
-/// Why a ratio is absent for a row, given a lookup of the row's column values (`None` = null).
-pub fn explain_absent(def: &RatioDef, fiscal_period: &str, value: &dyn Fn(&str) -> Option<f64>) -> String {
+/// Why a ratio is absent for a row, given a lookup of the row's column values (`None` = null)
+/// and why the row has no price, if it has none.
+pub fn explain_absent(
+    def: &RatioDef,
+    fiscal_period: &str,
+    value: &dyn Fn(&str) -> Option<f64>,
+    no_price: &str,
+) -> String {
     if def.annual_only && fiscal_period != "FY" {
         return "computed for fiscal years only (needs a full year of flows)".into();
     }
@@ -394,7 +400,7 @@ pub fn explain_absent(def: &RatioDef, fiscal_period: &str, value: &dyn Fn(&str) 
         .filter(|i| value(&i.column()).is_none())
         .map(|i| match i {
             Input::Prior(l) => format!("{} of the prior fiscal year", l.as_str()),
-            Input::Price => "a price on the date".to_string(),
+            Input::Price => format!("a price on the date ({no_price})"),
             Input::Line(l) => l.as_str().to_string(),
         })
         .collect();
@@ -464,14 +470,14 @@ mod tests {
         };
         let by = |n: &str| RATIOS.iter().find(|d| d.name == n).unwrap();
         assert_eq!(
-            explain_absent(by("roe"), "FY", &lookup(1)),
+            explain_absent(by("roe"), "FY", &lookup(1), ""),
             "stockholders_equity is 0 (not positive): not meaningful"
         );
-        assert_eq!(explain_absent(by("ebitda"), "FY", &lookup(0)), "missing depreciation_amortization");
+        assert_eq!(explain_absent(by("ebitda"), "FY", &lookup(0), ""), "missing depreciation_amortization");
         assert_eq!(
-            explain_absent(by("revenue_growth"), "FY", &lookup(0)),
+            explain_absent(by("revenue_growth"), "FY", &lookup(0), ""),
             "missing revenue of the prior fiscal year"
         );
-        assert!(explain_absent(by("pe"), "Q1", &lookup(0)).contains("fiscal years only"));
+        assert!(explain_absent(by("pe"), "Q1", &lookup(0), "").contains("fiscal years only"));
     }
 }

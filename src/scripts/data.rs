@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use bullpen_connectors::http::HttpConfig;
 use bullpen_connectors::live::{FailoverPrices, TiingoConfig, TiingoPrices, YahooConfig, YahooPrices};
 use bullpen_connectors::universe::{Universe, UniverseConfig, pick_filing};
-use bullpen_connectors::{DateRange, Fact, Filing, PriceSource};
+use bullpen_connectors::{DateRange, Fact, Filing, PriceSource, SkippedRow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -203,13 +203,8 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
                 ]);
             }
             let mut text = format!("{t}\n{} bars of {} from {}\n", s.bars.len(), s.ticker, s.source);
-            if !s.skipped.is_empty() {
-                text.push_str(&format!(
-                    "{} rows skipped; first: {}: {}\n",
-                    s.skipped.len(),
-                    s.skipped[0].location,
-                    s.skipped[0].reason
-                ));
+            if let Some(skipped) = SkippedRow::summary(&s.skipped) {
+                text.push_str(&format!("rows {skipped}\n"));
             }
             super::print(&text)
         }
@@ -361,13 +356,8 @@ fn print_facts(filing: &Filing, facts: &[&Fact]) -> anyhow::Result<()> {
         ]);
     }
     let mut text = format!("{}\n{t}\n{} facts", filing_header(filing), facts.len());
-    if !filing.skipped.is_empty() {
-        text.push_str(&format!(
-            "; {} skipped (first: {}: {})",
-            filing.skipped.len(),
-            filing.skipped[0].location,
-            filing.skipped[0].reason
-        ));
+    if let Some(skipped) = SkippedRow::summary(&filing.skipped) {
+        text.push_str(&format!("; {skipped}"));
     }
     text.push('\n');
     super::print(&text)
