@@ -236,12 +236,16 @@ impl HttpClient {
     pub async fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
         let shown = redact_url(url);
         let cache = self.cache_path(url);
+        // A cached copy past its TTL is kept in hand: it is served if every attempt fails.
+        let mut stale = None;
         if let Some(path) = &cache
             && let Some((body, age)) = read_cache(path).await
-            && age <= self.inner.config.cache_ttl
         {
-            tracing::debug!(url = %shown, age_s = age.as_secs(), "HTTP cache hit");
-            return Ok(body);
+            if age <= self.inner.config.cache_ttl {
+                tracing::debug!(url = %shown, age_s = age.as_secs(), "HTTP cache hit");
+                return Ok(body);
+            }
+            stale = Some((body, age));
         }
 
         let attempts = self.inner.config.max_retries.saturating_add(1);
@@ -275,9 +279,7 @@ impl HttpClient {
         }
 
         let (status, message) = last.unwrap_or((None, "no attempt was made".to_string()));
-        if let Some(path) = &cache
-            && let Some((body, age)) = read_cache(path).await
-        {
+        if let Some((body, age)) = stale {
             tracing::warn!(
                 url = %shown,
                 age_s = age.as_secs(),
