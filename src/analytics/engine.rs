@@ -208,9 +208,15 @@ fn input_refs(
             });
         }
     };
-    let groups = def.needs.iter().chain(def.any_of.iter().flat_map(|g| g.iter()));
+    let present = |i: &Input| match i {
+        Input::Line(item) => p.values.contains_key(item),
+        Input::Prior(item) => prior.is_some_and(|pp| pp.values.contains_key(item)),
+        Input::Price => price.is_some(),
+    };
+    // Every needed input, and of each group of alternatives the first one present.
+    let inputs = def.needs.iter().chain(def.any_of.iter().filter_map(|g| g.iter().find(|i| present(i))));
     let mut price_used = false;
-    for input in groups {
+    for input in inputs {
         match input {
             Input::Line(item) => push_line(item.as_str().to_string(), p, *item),
             Input::Prior(item) => {
@@ -219,13 +225,6 @@ fn input_refs(
                 }
             }
             Input::Price => price_used = true,
-        }
-    }
-    // Only the first present alternative of a group is an input.
-    for group in def.any_of {
-        let names: Vec<String> = group.iter().map(|i| i.column()).collect();
-        if let Some(first) = names.iter().position(|n| out.iter().any(|r| &r.name == n)) {
-            out.retain(|r| !names.contains(&r.name) || r.name == names[first]);
         }
     }
     if let (true, Some((date, close))) = (price_used, price) {
