@@ -10,6 +10,7 @@ pub mod core;
 pub mod io;
 pub mod jobs;
 pub mod llm;
+pub mod rag;
 pub mod scripts;
 pub mod settings;
 pub mod utils;

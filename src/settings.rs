@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::core::models::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, ModelSpec};
 use crate::io::configs::ConfigError;
 use crate::llm::profiles::{ProfileSettings, builtin_profiles};
+use crate::rag::{Filter, IndexSettings, SearchMode, SearchRequest};
 
 /// Everything a run needs. Only [`crate::io::configs`] builds it from a
 /// configuration (serde would lose the key paths of errors); it serializes for
@@ -99,13 +100,17 @@ pub enum JobSettings {
     InferenceJob(InferenceJob),
     /// Install models of the catalog into `BULLPEN_HOME`.
     PullModelsJob(PullModelsJob),
+    /// Ingest documents into the RAG index.
+    IngestJob(IngestJob),
+    /// Search the RAG index.
+    SearchJob(SearchJob),
 }
 
 /// The name of the tag key of [`JobSettings`].
 pub const KIND_KEY: &str = "KIND";
 
 /// Every job kind, in declaration order.
-pub const JOB_KINDS: &[&str] = &["ChatJob", "InferenceJob", "PullModelsJob"];
+pub const JOB_KINDS: &[&str] = &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob"];
 
 impl JobSettings {
     /// The `KIND` of this job.
@@ -114,15 +119,27 @@ impl JobSettings {
             JobSettings::ChatJob(_) => "ChatJob",
             JobSettings::InferenceJob(_) => "InferenceJob",
             JobSettings::PullModelsJob(_) => "PullModelsJob",
+            JobSettings::IngestJob(_) => "IngestJob",
+            JobSettings::SearchJob(_) => "SearchJob",
         }
     }
 
-    /// The model profile the job uses, if any.
+    /// The chat profile the job uses, if any.
     pub fn profile(&self) -> Option<&str> {
         match self {
             JobSettings::ChatJob(job) => Some(&job.profile),
             JobSettings::InferenceJob(job) => Some(&job.profile),
             JobSettings::PullModelsJob(_) => None,
+            JobSettings::IngestJob(_) | JobSettings::SearchJob(_) => None,
+        }
+    }
+
+    /// The embedding profile the job uses, if any.
+    pub fn embedding_profile(&self) -> Option<&str> {
+        match self {
+            JobSettings::IngestJob(job) => Some(&job.index.embedder),
+            JobSettings::SearchJob(job) => Some(&job.index.embedder),
+            _ => None,
         }
     }
 }
@@ -235,6 +252,106 @@ impl Default for PullModelsJob {
     }
 }
 
+/// Ingest documents into the RAG index: sources of the data universe and/or files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestJob {
+    #[serde(default)]
+    pub index: IndexSettings,
+    /// The data universe (default: `BULLPEN_DATA`, else the repository's demo universe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Universe sources: `filings`, `transcripts`, `news`, `ratios`. Default: all of them
+    /// when no `paths` are given, none otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// Files or directories of `.txt`, `.md` or `.html` (optionally gzipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathBuf>,
+    /// Delete the stored documents of these sources that are no longer there.
+    #[serde(default)]
+    pub prune: bool,
+    /// Chunks per embedding call.
+    #[serde(default = "default_ingest_batch")]
+    pub batch_size: usize,
+    /// Only data known on this date (filings filed, news published, prices) is ingested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Files given by path larger than this (MiB) are skipped with a reason.
+    #[serde(default = "default_max_file_mb")]
+    pub max_file_mb: u64,
+    /// Print the summary as JSON.
+    #[serde(default)]
+    pub json: bool,
+}
+
+fn default_ingest_batch() -> usize {
+    64
+}
+
+fn default_max_file_mb() -> u64 {
+    32
+}
+
+impl Default for IngestJob {
+    fn default() -> Self {
+        Self {
+            index: IndexSettings::default(),
+            data: None,
+            sources: Vec::new(),
+            paths: Vec::new(),
+            prune: false,
+            batch_size: default_ingest_batch(),
+            as_of: None,
+            max_file_mb: default_max_file_mb(),
+            json: false,
+        }
+    }
+}
+
+/// Search the RAG index; hits with citations on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchJob {
+    #[serde(default)]
+    pub index: IndexSettings,
+    /// The question or keywords.
+    pub query: String,
+    #[serde(default)]
+    pub filter: Filter,
+    /// Hits wanted.
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// Print the hits as JSON.
+    #[serde(default)]
+    pub json: bool,
+}
+
+fn default_k() -> usize {
+    5
+}
+
+impl SearchJob {
+    /// A search for `query` with the defaults.
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            index: IndexSettings::default(),
+            query: query.into(),
+            filter: Filter::default(),
+            k: default_k(),
+            mode: SearchMode::Hybrid,
+            json: false,
+        }
+    }
+
+    /// The request this job makes.
+    pub fn request(&self) -> SearchRequest {
+        SearchRequest { query: self.query.clone(), filter: self.filter.clone(), k: self.k, mode: self.mode }
+    }
+}
+
 /// The JSON Schema of [`Settings`], or with `kind` the schema of one job's `[job]`
 /// table (its `KIND` included). An unknown kind is an error listing the kinds.
 pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
@@ -245,6 +362,8 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
         "ChatJob" => schemars::schema_for!(ChatJob),
         "InferenceJob" => schemars::schema_for!(InferenceJob),
         "PullModelsJob" => schemars::schema_for!(PullModelsJob),
+        "IngestJob" => schemars::schema_for!(IngestJob),
+        "SearchJob" => schemars::schema_for!(SearchJob),
         other => {
             return Err(ConfigError::UnknownKind {
                 kind: other.to_string(),

@@ -5,6 +5,7 @@
 //! every value's inputs (for citations) and every absent value's reason.
 
 pub mod engine;
+pub mod format;
 pub mod market;
 pub mod ratios;
 

@@ -56,8 +56,8 @@ use crate::io::osvariables::{self, SETTINGS_PREFIX, SETTINGS_SEPARATOR};
 use crate::llm::profiles::{CandleProfile, LlamaProfile, OpenAiProfile, ProfileSettings, builtin_profiles};
 use crate::llm::store::{ModelStore, StoreError};
 use crate::settings::{
-    BaseSettings, ChatJob, InferenceJob, JOB_KINDS, JobSettings, KIND_KEY, LoggingSettings, PullModelsJob,
-    Settings,
+    BaseSettings, ChatJob, InferenceJob, IngestJob, JOB_KINDS, JobSettings, KIND_KEY, LoggingSettings,
+    PullModelsJob, SearchJob, Settings,
 };
 
 /// Why a configuration could not be loaded.
@@ -196,6 +196,9 @@ impl ConfigSources {
         let settings = base.with_job(job);
         let origin = figment.find_value("job.profile").ok().and_then(|v| origin_of(&figment, v.tag()));
         check_job_profile(&settings, "job.profile", origin)?;
+        if let Some(profile) = settings.job.embedding_profile() {
+            check_embedding_profile(&settings.profiles, profile, "job.index.embedder")?;
+        }
         Ok(settings)
     }
 
@@ -533,6 +536,8 @@ fn extract_job(figment: &Figment) -> Result<JobSettings, ConfigError> {
         "InferenceJob" => {
             JobSettings::InferenceJob(extract_untagged::<InferenceJob, JobTag>(figment, "job", origin)?)
         }
+        "IngestJob" => JobSettings::IngestJob(extract_untagged::<IngestJob, JobTag>(figment, "job", origin)?),
+        "SearchJob" => JobSettings::SearchJob(extract_untagged::<SearchJob, JobTag>(figment, "job", origin)?),
         "PullModelsJob" => {
             JobSettings::PullModelsJob(extract_untagged::<PullModelsJob, JobTag>(figment, "job", origin)?)
         }

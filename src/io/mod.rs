@@ -1,5 +1,6 @@
 //! Input/output: configs, environment variables, services.
 
 pub mod configs;
+pub mod datasets;
 pub mod osvariables;
 pub mod services;

@@ -101,10 +101,18 @@ impl LoggingService {
 
 /// The `tracing` filter of a run and where it comes from: `RUST_LOG` when set and
 /// not blank (the usual convention), else the `logging.level` setting.
+/// qdrant-edge warns on every open that process-wide flags it keeps private were never
+/// initialised (they only exist in the Qdrant server); its errors still show unless the
+/// filter names `qdrant_edge` itself.
 fn filter_directive(settings_level: &str, rust_log: Option<&str>) -> (String, &'static str) {
-    match rust_log {
+    let (level, origin) = match rust_log {
         Some(env) if !env.trim().is_empty() => (env.to_string(), "RUST_LOG"),
         _ => (settings_level.to_string(), "logging.level"),
+    };
+    if level.contains("qdrant_edge") {
+        (level, origin)
+    } else {
+        (format!("{level},qdrant_edge=error"), origin)
     }
 }
 
@@ -232,12 +240,16 @@ mod tests {
 
     #[test]
     fn rust_log_wins_over_the_setting_unless_blank() {
-        let from_settings = ("info,llama-cpp-2=warn".to_string(), "logging.level");
+        let from_settings = ("info,llama-cpp-2=warn,qdrant_edge=error".to_string(), "logging.level");
         assert_eq!(filter_directive("info,llama-cpp-2=warn", None), from_settings);
         assert_eq!(filter_directive("info,llama-cpp-2=warn", Some("  ")), from_settings);
         assert_eq!(
             filter_directive("warn", Some("bullpen=debug")),
-            ("bullpen=debug".to_string(), "RUST_LOG")
+            ("bullpen=debug,qdrant_edge=error".to_string(), "RUST_LOG")
+        );
+        assert_eq!(
+            filter_directive("qdrant_edge=info", None),
+            ("qdrant_edge=info".to_string(), "logging.level")
         );
     }
 

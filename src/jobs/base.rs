@@ -24,6 +24,8 @@ pub enum JobError {
     Store(Box<StoreError>),
     #[error(transparent)]
     Service(#[from] ServiceError),
+    #[error(transparent)]
+    Rag(Box<crate::rag::RagError>),
     #[error("cannot read `{}`: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -63,6 +65,12 @@ pub enum JobError {
 impl From<LlmError> for JobError {
     fn from(error: LlmError) -> Self {
         JobError::Llm(Box::new(error))
+    }
+}
+
+impl From<crate::rag::RagError> for JobError {
+    fn from(error: crate::rag::RagError) -> Self {
+        JobError::Rag(Box::new(error))
     }
 }
 

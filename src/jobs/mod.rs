@@ -5,7 +5,9 @@
 pub mod base;
 pub mod chat;
 pub mod inference;
+pub mod ingest;
 pub mod models;
+pub mod search;
 
 pub use base::{Job, JobContext, JobError};
 
@@ -18,6 +20,8 @@ pub fn job(settings: &JobSettings) -> &dyn Job {
         JobSettings::ChatJob(job) => job,
         JobSettings::InferenceJob(job) => job,
         JobSettings::PullModelsJob(job) => job,
+        JobSettings::IngestJob(job) => job,
+        JobSettings::SearchJob(job) => job,
     }
 }
 

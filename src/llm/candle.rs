@@ -211,6 +211,14 @@ impl Embedder for CandleEmbedder {
         &self.name
     }
 
+    fn tokenizer(&self) -> Option<Tokenizer> {
+        Some(self.inner.tokenizer.clone())
+    }
+
+    fn max_input_tokens(&self) -> Option<usize> {
+        Some(self.inner.max_length)
+    }
+
     fn dimension(&self) -> usize {
         self.inner.dimension
     }

@@ -105,4 +105,13 @@ pub trait Embedder: Send + Sync {
     fn dimension(&self) -> usize;
     /// Embed a batch of texts; one vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Embeddings, LlmError>;
+    /// The model's own tokenizer, when it is local (the RAG chunker counts tokens with it).
+    fn tokenizer(&self) -> Option<tokenizers::Tokenizer> {
+        None
+    }
+    /// Most input tokens (special tokens included) the model reads; longer inputs are
+    /// truncated.
+    fn max_input_tokens(&self) -> Option<usize> {
+        None
+    }
 }

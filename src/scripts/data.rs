@@ -1,20 +1,20 @@
 //! `bullpen data …`: prices, facts, filings and ratios of a universe, as tables on a terminal
 //! or JSON for machines.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use bullpen_connectors::http::HttpConfig;
 use bullpen_connectors::live::{FailoverPrices, TiingoConfig, TiingoPrices, YahooConfig, YahooPrices};
-use bullpen_connectors::universe::{Universe, UniverseConfig, pick_filing};
+use bullpen_connectors::universe::{Universe, pick_filing};
 use bullpen_connectors::{DateRange, Fact, Filing, PriceSource, SkippedRow};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::analytics::ratios::Unit;
-use crate::analytics::{RatioEngine, RatioReport, RatioValue};
+use crate::analytics::format::{fmt_number, fmt_value};
+use crate::analytics::{RatioEngine, RatioReport};
 use crate::io::osvariables;
 
 /// Arguments of `bullpen data`.
@@ -115,16 +115,6 @@ fn live_prices() -> anyhow::Result<FailoverPrices> {
     Ok(FailoverPrices::new(sources))
 }
 
-/// `DIR/universe.toml` (column mappings of the universe's files) when present, else defaults.
-pub fn universe_config(dir: &Path) -> anyhow::Result<UniverseConfig> {
-    let path = dir.join("universe.toml");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UniverseConfig::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
@@ -136,41 +126,6 @@ fn right(s: impl ToString) -> Cell {
     Cell::new(s.to_string()).set_alignment(CellAlignment::Right)
 }
 
-/// Thousands separators, up to 4 decimals without trailing zeros.
-pub fn fmt_number(v: f64) -> String {
-    let neg = v < 0.0;
-    let a = v.abs();
-    let (int, frac) = if a.fract() == 0.0 && a < 1e18 {
-        (format!("{a:.0}"), String::new())
-    } else {
-        let s = format!("{a:.4}");
-        let (i, f) = s.split_once('.').unwrap_or((&s, ""));
-        (i.to_string(), f.trim_end_matches('0').to_string())
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
-    format!("{}{grouped}{frac}", if neg { "-" } else { "" })
-}
-
-/// A ratio value for a table: `46.2%`, `31.4x`, `$6.08`, `391,035M`.
-pub fn fmt_value(v: &RatioValue) -> String {
-    match v.value {
-        None => "—".into(),
-        Some(x) => match v.unit {
-            Unit::Fraction => format!("{:.1}%", x * 100.0),
-            Unit::Multiple => format!("{x:.2}x"),
-            Unit::PerShare => format!("{x:.2}"),
-            Unit::Currency => format!("{}M", fmt_number((x / 1e6).round())),
-        },
-    }
-}
-
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     super::print(&(serde_json::to_string_pretty(value).context("cannot print JSON")? + "\n"))
 }
@@ -178,7 +133,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 /// Runs `bullpen data …`.
 pub async fn run(args: DataArgs) -> anyhow::Result<()> {
     let dir = osvariables::data_dir(args.data);
-    let universe = Universe::open(&dir, &universe_config(&dir)?).context("cannot open the data universe")?;
+    let universe = crate::io::datasets::open_universe(&dir).context("cannot open the data universe")?;
     match args.command {
         DataCommand::Prices { ticker, from, to, live } => {
             let range = DateRange { from, to };

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod data;
+pub mod rag;
 
 use crate::io::configs::{self, ConfigError, ConfigSources};
 use crate::io::osvariables;
@@ -89,6 +90,11 @@ pub enum Command {
     },
     /// The data universe: prices, XBRL facts, filings, ratios (`--data DIR`).
     Data(data::DataArgs),
+    /// Ingest the data universe (filings, transcripts, news, ratio cards) and/or files into
+    /// the RAG index; incremental: unchanged documents are not embedded again.
+    Ingest(rag::IngestArgs),
+    /// Search the RAG index: hits with citations.
+    Search(rag::SearchArgs),
     /// The model store: list, pull, locate models.
     Models {
         #[command(subcommand)]
@@ -206,11 +212,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| e.0)
         }
+        Command::Ingest(args) => {
+            let settings = base_settings(&cli.config)?.with_job(JobSettings::IngestJob(args.job()));
+            check_embedder(&settings)?;
+            jobs::run(settings).await.context("ingest failed")
+        }
+        Command::Search(args) => {
+            let settings = base_settings(&cli.config)?.with_job(JobSettings::SearchJob(args.job()));
+            check_embedder(&settings)?;
+            jobs::run(settings).await.context("search failed")
+        }
         Command::Models { command } => {
             let base = base_settings(&cli.config)?;
             models(base, command).await
         }
     }
+}
+
+fn check_embedder(settings: &settings::Settings) -> anyhow::Result<()> {
+    if let Some(profile) = settings.job.embedding_profile() {
+        configs::check_embedding_profile(&settings.profiles, profile, "--embedder")
+            .context("invalid command line")?;
+    }
+    Ok(())
 }
 
 /// An error of `bullpen data`, carried through the services wrapper.

@@ -1,3 +1,4 @@
 //! Small shared utilities.
 
 pub mod signers;
+pub mod splitters;
