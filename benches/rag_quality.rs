@@ -19,7 +19,7 @@ use bullpen::llm::store::ModelStore;
 use bullpen::rag::ingest::{DocItem, IngestOptions};
 use bullpen::rag::store::edge::EdgeStore;
 use bullpen::rag::{DocType, Document};
-use bullpen::rag::{Index, IndexSettings, SearchMode, SearchRequest};
+use bullpen::rag::{Filter, Index, IndexSettings, SearchMode, SearchRequest};
 use bullpen_connectors::types::{Block, Table};
 use serde_json::{Value, json};
 
@@ -27,6 +27,8 @@ struct Question {
     text: String,
     /// Gold evidence: document ids.
     gold: HashSet<String>,
+    /// The record's company and year, for the filtered run (FinQA only).
+    scope: Option<Filter>,
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -49,28 +51,49 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// FinQA: one document per text sentence (`text_i` over pre_text + post_text) and per table
-/// row (`table_i`, rendered in FinQA's own row-sentence convention).
+/// row (`table_i`, rendered in FinQA's own row-sentence convention), per report page: records
+/// asking about the same page (`V/2008/page_17.pdf`) share its documents. Each document
+/// carries the page's company (ticker) and year (dated December 31).
 fn finqa(paths: &[PathBuf]) -> (Vec<Document>, Vec<Question>) {
     let mut docs = Vec::new();
     let mut questions = Vec::new();
+    let mut pages = HashSet::new();
     for path in paths {
         for record in read_json(path).as_array().expect("FinQA is a list") {
-            let id = record["id"].as_str().expect("id");
-            let texts: Vec<String> =
-                strings(&record["pre_text"]).into_iter().chain(strings(&record["post_text"])).collect();
-            for (i, t) in texts.iter().enumerate() {
-                docs.push(text_doc(format!("{id}#text_{i}"), t));
-            }
-            let table: Vec<Vec<String>> =
-                record["table"].as_array().map(|r| r.iter().map(strings).collect()).unwrap_or_default();
-            if let Some(header) = table.first() {
-                for (i, row) in table.iter().enumerate().skip(1) {
-                    let mut s = String::new();
-                    for (j, cell) in row.iter().enumerate().skip(1) {
-                        let col = header.get(j).map_or("", String::as_str);
-                        s.push_str(&format!("{} {} of {col} is {cell} ; ", header[0], row[0]));
+            let id = record["filename"].as_str().expect("filename");
+            let mut parts = id.split('/');
+            let ticker = parts.next().unwrap_or_default().to_string();
+            let year: i32 = parts.next().and_then(|y| y.parse().ok()).unwrap_or(1970);
+            let date = chrono::NaiveDate::from_ymd_opt(year, 12, 31);
+            let scope = Filter {
+                tickers: vec![ticker.clone()],
+                from: chrono::NaiveDate::from_ymd_opt(year, 1, 1),
+                to: date,
+                ..Filter::default()
+            };
+            if pages.insert(id.to_string()) {
+                let mut page = Vec::new();
+                let texts: Vec<String> =
+                    strings(&record["pre_text"]).into_iter().chain(strings(&record["post_text"])).collect();
+                for (i, t) in texts.iter().enumerate() {
+                    page.push(text_doc(format!("{id}#text_{i}"), t));
+                }
+                let table: Vec<Vec<String>> =
+                    record["table"].as_array().map(|r| r.iter().map(strings).collect()).unwrap_or_default();
+                if let Some(header) = table.first() {
+                    for (i, row) in table.iter().enumerate().skip(1) {
+                        let mut s = String::new();
+                        for (j, cell) in row.iter().enumerate().skip(1) {
+                            let col = header.get(j).map_or("", String::as_str);
+                            s.push_str(&format!("{} {} of {col} is {cell} ; ", header[0], row[0]));
+                        }
+                        page.push(text_doc(format!("{id}#table_{i}"), s.trim()));
                     }
-                    docs.push(text_doc(format!("{id}#table_{i}"), s.trim()));
+                }
+                for mut d in page {
+                    d.ticker = Some(ticker.clone());
+                    d.date = date;
+                    docs.push(d);
                 }
             }
             let qa = &record["qa"];
@@ -79,8 +102,8 @@ fn finqa(paths: &[PathBuf]) -> (Vec<Document>, Vec<Question>) {
                 .map(|m| m.keys().map(|k| format!("{id}#{k}")).collect())
                 .unwrap_or_default();
             if !gold.is_empty() {
-                questions
-                    .push(Question { text: qa["question"].as_str().unwrap_or_default().to_string(), gold });
+                let text = qa["question"].as_str().unwrap_or_default().to_string();
+                questions.push(Question { text, gold, scope: Some(scope) });
             }
         }
     }
@@ -121,18 +144,29 @@ fn tatqa(path: &Path) -> (Vec<Document>, Vec<Question>) {
                 }
             }
             if !gold.is_empty() {
-                questions
-                    .push(Question { text: q["question"].as_str().unwrap_or_default().to_string(), gold });
+                questions.push(Question {
+                    text: q["question"].as_str().unwrap_or_default().to_string(),
+                    gold,
+                    scope: None,
+                });
             }
         }
     }
     (docs, questions)
 }
 
-async fn evaluate(name: &str, index: &Index, docs: Vec<Document>, questions: &[Question]) -> Value {
+async fn evaluate(
+    name: &str,
+    index: &Index,
+    keep: Option<&Path>,
+    docs: Vec<Document>,
+    questions: &[Question],
+) -> Value {
+    // With `--keep DIR` the stores stay there, and a later run with other retrieval
+    // settings skips the embedding (ingestion is incremental).
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        Arc::new(EdgeStore::open(&dir.path().join(name), index.embedder.dimension()).await.expect("store"));
+    let root = keep.unwrap_or(dir.path());
+    let store = Arc::new(EdgeStore::open(&root.join(name), index.embedder.dimension()).await.expect("store"));
     let index = Index { store, ..index.clone() };
     let (tx, rx) = tokio::sync::mpsc::channel::<DocItem>(256);
     let n_docs = docs.len();
@@ -159,10 +193,16 @@ async fn evaluate(name: &str, index: &Index, docs: Vec<Document>, questions: &[Q
     out.insert("documents".into(), json!(n_docs));
     out.insert("chunks".into(), json!(report.chunks_total));
     out.insert("questions".into(), json!(questions.len()));
-    for mode in [SearchMode::Dense, SearchMode::Sparse, SearchMode::Hybrid] {
+    let scoped = questions.iter().any(|q| q.scope.is_some());
+    let runs = [false, true]
+        .into_iter()
+        .filter(|s| !s || scoped)
+        .flat_map(|s| [SearchMode::Dense, SearchMode::Sparse, SearchMode::Hybrid].map(move |m| (s, m)));
+    for (scope, mode) in runs {
         let (mut r5, mut r10, mut all10, mut mrr) = (0usize, 0usize, 0usize, 0f64);
         for q in questions {
-            let request = SearchRequest { k: 10, mode, ..SearchRequest::new(q.text.clone()) };
+            let filter = if scope { q.scope.clone().unwrap_or_default() } else { Filter::default() };
+            let request = SearchRequest { k: 10, mode, filter, ..SearchRequest::new(q.text.clone()) };
             let hits = retriever.search(&request).await.expect("search");
             let ids: Vec<&str> = hits.iter().map(|h| h.citation.doc_id.as_str()).collect();
             let first = ids.iter().position(|id| q.gold.contains(*id));
@@ -179,8 +219,9 @@ async fn evaluate(name: &str, index: &Index, docs: Vec<Document>, questions: &[Q
             }
         }
         let n = questions.len().max(1) as f64;
+        let name = format!("{mode:?}").to_lowercase();
         out.insert(
-            format!("{mode:?}").to_lowercase(),
+            if scope { format!("{name} (company + year filter)") } else { name },
             json!({"recall@5": r5 as f64 / n, "recall@10": r10 as f64 / n, "all@10": all10 as f64 / n, "mrr@10": mrr / n}),
         );
     }
@@ -196,17 +237,25 @@ async fn main() {
         CandleEmbedder::load_async(model_dir, "minilm-l6-v2".into(), 64, 256).await.expect("load MiniLM"),
     );
     let scratch = tempfile::tempdir().expect("tempdir");
-    let settings = IndexSettings { path: Some(scratch.path().join("unused")), ..IndexSettings::default() };
+    let mut settings =
+        IndexSettings { path: Some(scratch.path().join("unused")), ..IndexSettings::default() };
+    if let Some(k) = arg(&args, "--rrf-k") {
+        settings.retrieval.rrf_k = k.parse().expect("--rrf-k N");
+    }
+    if let Some(n) = arg(&args, "--prefetch") {
+        settings.retrieval.prefetch = n.parse().expect("--prefetch N");
+    }
+    let keep = arg(&args, "--keep").map(PathBuf::from);
     let index = Index::open(&settings, &home, embedder).await.expect("index");
     let mut results = serde_json::Map::new();
     if let Some(files) = arg(&args, "--finqa") {
         let paths: Vec<PathBuf> = files.split(',').map(PathBuf::from).collect();
         let (docs, questions) = finqa(&paths);
-        results.insert("finqa".into(), evaluate("finqa", &index, docs, &questions).await);
+        results.insert("finqa".into(), evaluate("finqa", &index, keep.as_deref(), docs, &questions).await);
     }
     if let Some(file) = arg(&args, "--tatqa") {
         let (docs, questions) = tatqa(Path::new(&file));
-        results.insert("tatqa".into(), evaluate("tatqa", &index, docs, &questions).await);
+        results.insert("tatqa".into(), evaluate("tatqa", &index, keep.as_deref(), docs, &questions).await);
     }
     println!("{}", serde_json::to_string_pretty(&Value::Object(results)).expect("json"));
 }

@@ -19,8 +19,9 @@ use bullpen::llm::candle::CandleEmbedder;
 use bullpen::llm::store::ModelStore;
 use bullpen::rag::chunker::ChunkKind;
 use bullpen::rag::ingest::{DocItem, IngestOptions, context_header, point_id};
+use bullpen::rag::retrieve::RetrievalSettings;
 use bullpen::rag::sources::filing_documents;
-use bullpen::rag::sparse::{Bm25, Bm25Settings};
+use bullpen::rag::sparse::{Bm25, Bm25Settings, Sparse};
 use bullpen::rag::store::edge::EdgeStore;
 use bullpen::rag::store::{ChunkPayload, Filter, Point, SearchMode, StoreQuery, VectorStore};
 use bullpen::rag::{DocType, Index, IndexSettings};
@@ -206,38 +207,47 @@ async fn latency(args: &[String], home: &Path) {
         store.upsert(batch).await.expect("upsert");
         store.flush().await.expect("flush");
         let upsert_s = t.elapsed().as_secs_f64();
-        let plain = measure(&store, queries, query_texts, &bm25, SearchMode::Dense, false, 100).await;
+        let plain = measure(&store, queries, query_texts, &bm25, SearchMode::Dense, None, 100).await;
         let t = Instant::now();
         store.optimize().await.expect("optimize");
         let optimize_s = t.elapsed().as_secs_f64();
-        let dense = measure(&store, queries, query_texts, &bm25, SearchMode::Dense, false, 500).await;
-        let hybrid = measure(&store, queries, query_texts, &bm25, SearchMode::Hybrid, false, 500).await;
-        let filtered = {
-            let mut f = measure_filtered(&store, queries, 200).await;
-            f.sort_by(f64::total_cmp);
-            f
-        };
-        // HNSW recall@10 against exact search on the same store.
-        let mut recall = 0.0;
+        let ef_default = RetrievalSettings::default().hnsw_ef;
+        let hybrid =
+            measure(&store, queries, query_texts, &bm25, SearchMode::Hybrid, Some(ef_default), 500).await;
+        let mut filtered = measure_filtered(&store, queries, Some(ef_default), 200).await;
+        filtered.sort_by(f64::total_cmp);
+        let mut exact = Vec::new();
         for q in queries {
-            let approx = search_ids(&store, q, false).await;
-            let exact = search_ids(&store, q, true).await;
-            recall +=
-                approx.iter().filter(|id| exact.contains(id)).count() as f64 / exact.len().max(1) as f64;
+            exact.push(search_ids(&store, q, None, true).await);
         }
-        recall /= queries.len() as f64;
+        // Latency and HNSW recall@10 against exact search, per beam width (None: the store's).
+        let mut by_ef = Vec::new();
+        for ef in [None, Some(64), Some(128), Some(256)] {
+            let dense = measure(&store, queries, query_texts, &bm25, SearchMode::Dense, ef, 500).await;
+            let mut recall = 0.0;
+            for (q, exact) in queries.iter().zip(&exact) {
+                let approx = search_ids(&store, q, ef, false).await;
+                recall +=
+                    approx.iter().filter(|id| exact.contains(id)).count() as f64 / exact.len().max(1) as f64;
+            }
+            by_ef.push(json!({
+                "hnsw_ef": ef,
+                "dense_p50_ms": percentile(&dense, 0.5),
+                "dense_p99_ms": percentile(&dense, 0.99),
+                "hnsw_recall@10": recall / queries.len() as f64,
+            }));
+        }
         let count = store.count(&Filter::default()).await.expect("count");
         let r = json!({
             "chunks": count,
             "upsert_seconds": upsert_s,
             "optimize_seconds": optimize_s,
             "dense_p50_ms_before_optimize": percentile(&plain, 0.5),
-            "dense_p50_ms": percentile(&dense, 0.5),
-            "dense_p99_ms": percentile(&dense, 0.99),
+            "default_hnsw_ef": ef_default,
             "hybrid_p50_ms": percentile(&hybrid, 0.5),
             "hybrid_p99_ms": percentile(&hybrid, 0.99),
             "dense_ticker_filter_p50_ms": percentile(&filtered, 0.5),
-            "hnsw_recall@10": recall,
+            "dense": by_ef,
         });
         eprintln!("{r}");
         results.push(r);
@@ -252,15 +262,16 @@ fn gauss(rng: &mut impl Rng) -> f32 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
 }
 
+/// A query of top 10; `ef`: HNSW beam width (None: the store's), `exact`: brute force.
 fn query(
-    dense: &[f32],
-    sparse: bullpen::rag::sparse::Sparse,
+    q: &[f32],
+    sparse: Sparse,
     mode: SearchMode,
-    exact: bool,
+    (ef, exact): (Option<usize>, bool),
     filter: Filter,
 ) -> StoreQuery {
     StoreQuery {
-        dense: dense.to_vec(),
+        dense: q.to_vec(),
         sparse,
         mode,
         filter,
@@ -268,7 +279,7 @@ fn query(
         prefetch: 50,
         rrf_k: 60,
         exact,
-        hnsw_ef: None,
+        hnsw_ef: ef,
     }
 }
 
@@ -278,18 +289,13 @@ async fn measure(
     texts: &[String],
     bm25: &Bm25,
     mode: SearchMode,
-    exact: bool,
+    ef: Option<usize>,
     n: usize,
 ) -> Vec<f64> {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
-        let q = query(
-            &queries[i % queries.len()],
-            bm25.query(&texts[i % texts.len()]),
-            mode,
-            exact,
-            Filter::default(),
-        );
+        let sparse = bm25.query(&texts[i % texts.len()]);
+        let q = query(&queries[i % queries.len()], sparse, mode, (ef, false), Filter::default());
         let t = Instant::now();
         let hits = store.search(&q).await.expect("search");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -299,11 +305,11 @@ async fn measure(
     times
 }
 
-async fn measure_filtered(store: &EdgeStore, queries: &[Vec<f32>], n: usize) -> Vec<f64> {
+async fn measure_filtered(store: &EdgeStore, queries: &[Vec<f32>], ef: Option<usize>, n: usize) -> Vec<f64> {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let filter = Filter { tickers: vec!["MSFT".into()], ..Filter::default() };
-        let q = query(&queries[i % queries.len()], Default::default(), SearchMode::Dense, false, filter);
+        let q = query(&queries[i % queries.len()], Sparse::default(), SearchMode::Dense, (ef, false), filter);
         let t = Instant::now();
         store.search(&q).await.expect("search");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -311,12 +317,9 @@ async fn measure_filtered(store: &EdgeStore, queries: &[Vec<f32>], n: usize) -> 
     times
 }
 
-async fn search_ids(store: &EdgeStore, q: &[f32], exact: bool) -> Vec<uuid::Uuid> {
-    let hits = store
-        .search(&query(q, Default::default(), SearchMode::Dense, exact, Filter::default()))
-        .await
-        .expect("search");
-    hits.into_iter().map(|h| h.id).collect()
+async fn search_ids(store: &EdgeStore, q: &[f32], ef: Option<usize>, exact: bool) -> Vec<uuid::Uuid> {
+    let q = query(q, Sparse::default(), SearchMode::Dense, (ef, exact), Filter::default());
+    store.search(&q).await.expect("search").into_iter().map(|h| h.id).collect()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,13 @@ for w in "${what[@]}"; do
         rm -f "$docs"
         echo "$ours"
         echo "$peer"
-        "$PYTHON" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(f"ingestion chunks/s: bullpen {a[\"chunks_per_s\"]:.1f} ({a[\"chunks\"]} chunks), python {b[\"chunks_per_s\"]:.1f} ({b[\"chunks\"]} chunks), ratio {a[\"chunks_per_s\"]/b[\"chunks_per_s\"]:.2f}x; peak RSS {a[\"peak_rss_mb\"]:.0f} MB vs {b[\"peak_rss_mb\"]:.0f} MB")' "$ours" "$peer"
+        "$PYTHON" - "$ours" "$peer" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("ingestion chunks/s: bullpen %.1f (%d chunks), python %.1f (%d chunks), ratio %.2fx; peak RSS %.0f MB vs %.0f MB"
+      % (a["chunks_per_s"], a["chunks"], b["chunks_per_s"], b["chunks"], a["chunks_per_s"] / b["chunks_per_s"],
+         a["peak_rss_mb"], b["peak_rss_mb"]))
+PY
         ;;
     latency)
         cargo bench -q --profile dev --bench rag_speed -- latency --home "$HOME_DIR" \

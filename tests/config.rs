@@ -272,11 +272,35 @@ fn dry_run_prints_toml_by_default_with_the_builtin_profiles() {
 
 #[test]
 fn the_example_configs_are_valid() {
-    for conf in ["confs/chat.toml", "confs/inference.toml", "confs/models.toml"] {
+    for conf in [
+        "confs/chat.toml",
+        "confs/inference.toml",
+        "confs/models.toml",
+        "confs/ingest.toml",
+        "confs/search.toml",
+    ] {
         let home = tempfile::tempdir().expect("tempdir");
         let output = bullpen(home.path()).args(["run", conf, "--dry-run"]).output().expect("bullpen runs");
         assert!(output.status.success(), "{conf}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+#[test]
+fn an_index_setting_error_names_its_key() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = bullpen(home.path())
+        .args(["run", "confs/ingest.toml", "--dry-run", "-e", "job.index.chunking.size=\"big\""])
+        .output()
+        .expect("bullpen runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("job.index.chunking.size"), "{err}");
+    let output = bullpen(home.path())
+        .args(["run", "confs/search.toml", "--dry-run", "-e", "job.index.embedder=local"])
+        .output()
+        .expect("bullpen runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("expected an embedding profile"));
 }
 
 /// Every `KIND` constant declared in a schema.

