@@ -94,7 +94,7 @@ fn unknown_kind() {
         config_error(&["run", &file], &[]),
         format!(
             "error: invalid configuration: setting `job.KIND` (from file `{file}`): unknown job kind `ChatJobs`; \
-             expected one of `ChatJob`, `InferenceJob` or `PullModelsJob`"
+             expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob` or `SearchJob`"
         )
     );
 }
@@ -326,7 +326,8 @@ fn schema_lists_every_job_kind() {
     let schema: Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
     let mut found = BTreeSet::new();
     kinds(&schema["$defs"]["JobSettings"], &mut found);
-    assert_eq!(found, BTreeSet::from(["ChatJob".into(), "InferenceJob".into(), "PullModelsJob".into()]));
+    let expected = ["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob"];
+    assert_eq!(found, expected.into_iter().map(String::from).collect::<BTreeSet<_>>());
     assert_eq!(schema["properties"]["job"]["$ref"], "#/$defs/JobSettings");
     for key in ["job", "profiles", "models", "logging"] {
         assert!(schema["properties"].get(key).is_some(), "no `{key}` in the schema");

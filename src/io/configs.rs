@@ -28,7 +28,7 @@
 //! setting `job.temprature` (from file `a.toml`): unknown key; expected one of `profile`, `message`, … or `temperature`
 //! setting `job.temperature` (from file `a.toml`): expected f32, found string "hot"
 //! setting `job.input` (from file `a.toml`): missing; this key is required
-//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob` or `PullModelsJob`
+//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob` or `SearchJob`
 //! setting `job.stream` (from environment variable `BULLPEN_JOB__STREAM`): expected a boolean, found string "maybe"
 //! setting `job.profile` (from override `-e job.profile=nope`): unknown profile `nope`; expected one of `local` or `minilm`
 //! setting `profiles.local.context` (from file `a.toml`): expected at least 1, found 0
@@ -482,7 +482,7 @@ fn describe(metadata: &Metadata) -> String {
     }
 }
 
-/// The job kinds, quoted: "`ChatJob`, `InferenceJob` or `PullModelsJob`".
+/// The job kinds, quoted: "`ChatJob`, `InferenceJob`, …, `SearchJob`".
 pub(crate) fn expected_kinds() -> String {
     one_of(JOB_KINDS)
 }
