@@ -179,12 +179,7 @@ async fn evaluate(
     });
     let report = index
         .indexer()
-        .ingest(
-            &["bench".to_string()],
-            rx,
-            None,
-            IngestOptions { progress: false, ..IngestOptions::default() },
-        )
+        .ingest(&["bench".to_string()], rx, IngestOptions { progress: false, ..IngestOptions::default() })
         .await
         .expect("ingest");
     eprintln!("{name}: {} documents → {} chunks in {:.0} s", n_docs, report.chunks_total, report.seconds);

@@ -86,7 +86,7 @@ async fn ingest(args: &[String], home: &Path) {
     let t = Instant::now();
     let report = index
         .indexer()
-        .ingest(&["filings".into()], rx, None, IngestOptions { progress: false, ..IngestOptions::default() })
+        .ingest(&["filings".into()], rx, IngestOptions { progress: false, ..IngestOptions::default() })
         .await
         .expect("ingest");
     let total = t.elapsed().as_secs_f64();

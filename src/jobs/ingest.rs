@@ -63,7 +63,7 @@ impl IngestJob {
             progress,
             ..IngestOptions::default()
         };
-        let report = index.indexer().ingest(&run_sources, rx, None, options).await;
+        let report = index.indexer().ingest(&run_sources, rx, options).await;
         // A producer error (the universe cannot be read) explains an empty run: report it first.
         match producer.await {
             Ok(Err(e)) => return Err(e.into()),

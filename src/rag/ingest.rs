@@ -162,12 +162,10 @@ impl Indexer {
     }
 
     /// Ingests `items` (of the ingestion sources `sources`: pruning only looks at those).
-    /// `total` is the number of items when known, for the progress bar.
     pub async fn ingest(
         &self,
         sources: &[String],
         mut items: tokio::sync::mpsc::Receiver<DocItem>,
-        total: Option<u64>,
         options: IngestOptions,
     ) -> Result<IngestReport, RagError> {
         let started = Instant::now();
@@ -199,7 +197,7 @@ impl Indexer {
             self.store.delete_ids(&orphans).await?;
         }
 
-        let bar = progress_bar(options.progress, total);
+        let bar = progress_bar(options.progress);
         let mut seen: HashSet<String> = HashSet::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut since_flush = 0;
@@ -295,25 +293,23 @@ impl Indexer {
 
     /// Embeds and writes one batch; returns the number of chunks written.
     async fn write(&self, batch: Vec<Pending>, report: &mut IngestReport) -> Result<usize, RagError> {
-        let texts: Vec<String> = batch.iter().map(|p| p.embed_text.clone()).collect();
+        let sparse: Vec<_> = batch.iter().map(|p| self.bm25.document(&p.embed_text)).collect();
+        let (heads, texts): (Vec<(Uuid, ChunkPayload)>, Vec<String>) =
+            batch.into_iter().map(|p| ((p.id, p.payload), p.embed_text)).unzip();
         let t = Instant::now();
         let embeddings = self.embedder.embed(&texts).await.map_err(|e| RagError::Embed(Box::new(e)))?;
         report.embed_seconds += t.elapsed().as_secs_f64();
-        if embeddings.vectors.len() != batch.len() {
+        if embeddings.vectors.len() != texts.len() {
             return Err(RagError::Store {
                 backend: "embedder".into(),
-                reason: format!("{} vectors for {} texts", embeddings.vectors.len(), batch.len()),
+                reason: format!("{} vectors for {} texts", embeddings.vectors.len(), texts.len()),
             });
         }
-        let points: Vec<Point> = batch
+        let points: Vec<Point> = heads
             .into_iter()
+            .zip(sparse)
             .zip(embeddings.vectors)
-            .map(|(p, dense)| Point {
-                id: p.id,
-                sparse: self.bm25.document(&p.embed_text),
-                dense,
-                payload: p.payload,
-            })
+            .map(|(((id, payload), sparse), dense)| Point { id, dense, sparse, payload })
             .collect();
         let n = points.len();
         self.store.upsert(points).await?;
@@ -348,11 +344,7 @@ fn payload(doc: &Document, doc_hash: &str, chunk_count: usize, chunk: Chunk) -> 
     }
 }
 
-fn progress_bar(show: bool, total: Option<u64>) -> ProgressBar {
-    crate::utils::progress::bar(
-        show,
-        total,
-        "{spinner} ingesting [{bar:30}] {pos}/{len} documents, {msg} ({elapsed})",
-        "{spinner} ingesting {pos} documents, {msg} ({elapsed})",
-    )
+/// A spinner: documents arrive through a channel, their number is not known up front.
+fn progress_bar(show: bool) -> ProgressBar {
+    crate::utils::progress::bar(show, None, "", "{spinner} ingesting {pos} documents, {msg} ({elapsed})")
 }
