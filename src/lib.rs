@@ -5,6 +5,7 @@
 //! [`jobs`] (one module per job kind), [`settings`] (the tagged enum of jobs),
 //! [`utils`] (signers, …) and [`scripts`] (the CLI).
 
+pub mod agents;
 pub mod analytics;
 pub mod core;
 pub mod io;

@@ -104,13 +104,16 @@ pub enum JobSettings {
     IngestJob(IngestJob),
     /// Search the RAG index.
     SearchJob(SearchJob),
+    /// Ask an analyst agent (or the director) a question.
+    AgentJob(AgentJob),
 }
 
 /// The name of the tag key of [`JobSettings`].
 pub const KIND_KEY: &str = "KIND";
 
 /// Every job kind, in declaration order.
-pub const JOB_KINDS: &[&str] = &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob"];
+pub const JOB_KINDS: &[&str] =
+    &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob", "AgentJob"];
 
 impl JobSettings {
     /// The `KIND` of this job.
@@ -121,6 +124,7 @@ impl JobSettings {
             JobSettings::PullModelsJob(_) => "PullModelsJob",
             JobSettings::IngestJob(_) => "IngestJob",
             JobSettings::SearchJob(_) => "SearchJob",
+            JobSettings::AgentJob(_) => "AgentJob",
         }
     }
 
@@ -130,7 +134,7 @@ impl JobSettings {
             JobSettings::ChatJob(job) => Some(&job.profile),
             JobSettings::InferenceJob(job) => Some(&job.profile),
             JobSettings::PullModelsJob(_) => None,
-            JobSettings::IngestJob(_) | JobSettings::SearchJob(_) => None,
+            JobSettings::IngestJob(_) | JobSettings::SearchJob(_) | JobSettings::AgentJob(_) => None,
         }
     }
 
@@ -309,6 +313,79 @@ impl Default for IngestJob {
     }
 }
 
+/// Ask an agent of the library: the answer on stdout (numbers verified against the run's
+/// tool results), progress on stderr, the audit log in `$BULLPEN_HOME/runs/<run id>/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentJob {
+    /// The agent (`director` routes to the others).
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// The question; absent: a conversation read from stdin (`/exit` ends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How a director works: route, lead or debate.
+    #[serde(default)]
+    pub mode: crate::agents::DirectorMode,
+    /// The agent library (default: `./agents`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents_dir: Option<PathBuf>,
+    /// The prompt templates (default: `./prompts`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<PathBuf>,
+    /// The data universe (default: `BULLPEN_DATA`, else the repository's demo universe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// The RAG index searched by `search_documents`.
+    #[serde(default)]
+    pub index: IndexSettings,
+    /// The Loughran–McDonald master dictionary (CSV, optionally gzipped); default:
+    /// `$BULLPEN_HOME/lexicons/LoughranMcDonald_MasterDictionary.csv[.gz]` when present, else
+    /// the model classifies sentiment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<PathBuf>,
+    /// What happens to numbers of an answer no tool result supports: mark, remove or keep.
+    #[serde(default)]
+    pub unsupported_numbers: crate::agents::Policy,
+    /// Index for beta and benchmark comparisons.
+    #[serde(default = "default_index_ticker")]
+    pub index_ticker: String,
+    /// Only data known on this date is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Print the run's result as JSON instead of the answer.
+    #[serde(default)]
+    pub json: bool,
+}
+
+fn default_agent() -> String {
+    "director".into()
+}
+
+fn default_index_ticker() -> String {
+    "^GSPC".into()
+}
+
+impl AgentJob {
+    /// A job asking `agent` the `message`, other settings default.
+    pub fn new(agent: impl Into<String>, message: Option<String>) -> Self {
+        Self {
+            agent: agent.into(),
+            message,
+            mode: Default::default(),
+            agents_dir: None,
+            prompts_dir: None,
+            data: None,
+            index: IndexSettings::default(),
+            lexicon: None,
+            unsupported_numbers: Default::default(),
+            index_ticker: default_index_ticker(),
+            as_of: None,
+            json: false,
+        }
+    }
+}
+
 /// Search the RAG index; hits with citations on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -364,6 +441,7 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
         "PullModelsJob" => schemars::schema_for!(PullModelsJob),
         "IngestJob" => schemars::schema_for!(IngestJob),
         "SearchJob" => schemars::schema_for!(SearchJob),
+        "AgentJob" => schemars::schema_for!(AgentJob),
         other => {
             return Err(ConfigError::UnknownKind {
                 kind: other.to_string(),

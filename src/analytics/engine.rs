@@ -434,7 +434,10 @@ impl RatioEngine {
         })
     }
 
-    async fn market_values<S>(
+    /// Market metrics of one price series as of a date (52-week range, returns, volatility,
+    /// beta against the engine's index, drawdown), each with its inputs or absence reason;
+    /// stale or missing prices are noted in `notes`.
+    pub async fn market_values<S>(
         &self,
         src: &S,
         s: &PriceSeries,

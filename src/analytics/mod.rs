@@ -4,6 +4,9 @@
 //! price metrics, and `engine` assembles a [`RatioReport`] for one ticker as of a date with
 //! every value's inputs (for citations) and every absent value's reason.
 
+pub mod backtest;
+pub mod calc;
+pub mod charts;
 pub mod engine;
 pub mod format;
 pub mod market;

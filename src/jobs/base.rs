@@ -26,6 +26,11 @@ pub enum JobError {
     Service(#[from] ServiceError),
     #[error(transparent)]
     Rag(Box<crate::rag::RagError>),
+    #[error(transparent)]
+    Agent(Box<crate::agents::AgentError>),
+    /// The data universe could not be opened.
+    #[error("data universe `{}`: {reason}", path.display())]
+    Data { path: PathBuf, reason: String },
     #[error("cannot read `{}`: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -71,6 +76,12 @@ impl From<LlmError> for JobError {
 impl From<crate::rag::RagError> for JobError {
     fn from(error: crate::rag::RagError) -> Self {
         JobError::Rag(Box::new(error))
+    }
+}
+
+impl From<crate::agents::AgentError> for JobError {
+    fn from(error: crate::agents::AgentError) -> Self {
+        JobError::Agent(Box::new(error))
     }
 }
 

@@ -2,6 +2,7 @@
 //! services start, the job runs with a [`JobContext`], the services stop in reverse
 //! order (also when the job fails).
 
+pub mod agent;
 pub mod base;
 pub mod chat;
 pub mod inference;
@@ -22,6 +23,7 @@ pub fn job(settings: &JobSettings) -> &dyn Job {
         JobSettings::PullModelsJob(job) => job,
         JobSettings::IngestJob(job) => job,
         JobSettings::SearchJob(job) => job,
+        JobSettings::AgentJob(job) => job,
     }
 }
 

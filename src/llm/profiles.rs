@@ -154,6 +154,14 @@ impl ProfileSettings {
         }
     }
 
+    /// The context window in tokens, where the profile states it (local models).
+    pub fn context_window(&self) -> Option<u32> {
+        match self {
+            ProfileSettings::Llama(p) => Some(p.context),
+            _ => None,
+        }
+    }
+
     pub fn fallback(&self) -> &[String] {
         match self {
             ProfileSettings::Llama(p) => &p.fallback,

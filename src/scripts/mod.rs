@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod agents;
 pub mod data;
 pub mod rag;
 
@@ -18,7 +19,7 @@ use crate::io::osvariables;
 use crate::io::services::{default_services, run_with_services};
 use crate::jobs::{self, JobContext, JobError};
 use crate::llm::store::ModelStore;
-use crate::settings::{self, BaseSettings, ChatJob, JobSettings, PullModelsJob};
+use crate::settings::{self, AgentJob, BaseSettings, ChatJob, JobSettings, PullModelsJob};
 
 /// LLM analyst agents for financial research.
 #[derive(Debug, Parser)]
@@ -77,8 +78,33 @@ pub enum Command {
         /// Print the answer once complete instead of token by token.
         #[arg(long)]
         no_stream: bool,
+        /// Ask an agent of the library instead of a bare model (`director` routes to the others).
+        #[arg(long, short = 'a', value_name = "NAME", conflicts_with_all = ["schema", "system"])]
+        agent: Option<String>,
+        /// How the director works: route, lead (sub-tasks for several analysts) or debate.
+        #[arg(long, value_enum, default_value_t = crate::agents::DirectorMode::Route, requires = "agent")]
+        mode: crate::agents::DirectorMode,
+        /// The data universe for an agent's tools (default: `BULLPEN_DATA`, else the demo universe).
+        #[arg(long, value_name = "DIR", requires = "agent")]
+        data: Option<PathBuf>,
+        /// An agent uses only data known on this date.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "agent")]
+        as_of: Option<chrono::NaiveDate>,
+        /// Print an agent's run result as JSON.
+        #[arg(long, requires = "agent")]
+        json: bool,
         /// The message; without it, read a conversation from stdin (`/exit` ends it).
         message: Option<String>,
+    },
+    /// The agent library.
+    Agents {
+        #[command(subcommand)]
+        command: agents::AgentsCommand,
+    },
+    /// Agent runs: list, show the audit log of one, replay one.
+    Runs {
+        #[command(subcommand)]
+        command: agents::RunsCommand,
     },
     /// Print one JSON array of floats per text (one line each).
     Embed {
@@ -184,7 +210,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = serde_json::to_string_pretty(&schema).context("cannot print the schema")?;
             print(&(text + "\n"))
         }
-        Command::Chat { model, schema, system, max_tokens, temperature, no_stream, message } => {
+        Command::Chat { agent: Some(agent), mode, data, as_of, json, message, .. } => {
+            let base = base_settings(&cli.config)?;
+            let job = AgentJob { mode, data, as_of, json, ..AgentJob::new(agent, message) };
+            jobs::run(base.with_job(JobSettings::AgentJob(job))).await.context("agent run failed")
+        }
+        Command::Agents { command: agents::AgentsCommand::List { agents_dir, prompts_dir } } => {
+            let base = base_settings(&cli.config)?;
+            print(&agents::list_agents(&base, agents_dir, prompts_dir)?)
+        }
+        Command::Runs { command } => {
+            let base = base_settings(&cli.config)?;
+            print(&agents::runs(base, command).await?)
+        }
+        Command::Chat { model, schema, system, max_tokens, temperature, no_stream, message, .. } => {
             let base = base_settings(&cli.config)?;
             let job = ChatJob {
                 profile: model,
