@@ -13,5 +13,7 @@ pub mod jobs;
 pub mod llm;
 pub mod rag;
 pub mod scripts;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod settings;
 pub mod utils;

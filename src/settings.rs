@@ -106,6 +106,8 @@ pub enum JobSettings {
     SearchJob(SearchJob),
     /// Ask an analyst agent (or the director) a question.
     AgentJob(AgentJob),
+    /// Serve the OpenAI-compatible HTTP API, sessions and the web chat page.
+    ServeJob(ServeJob),
 }
 
 /// The name of the tag key of [`JobSettings`].
@@ -113,7 +115,7 @@ pub const KIND_KEY: &str = "KIND";
 
 /// Every job kind, in declaration order.
 pub const JOB_KINDS: &[&str] =
-    &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob", "AgentJob"];
+    &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob", "AgentJob", "ServeJob"];
 
 impl JobSettings {
     /// The `KIND` of this job.
@@ -125,6 +127,7 @@ impl JobSettings {
             JobSettings::IngestJob(_) => "IngestJob",
             JobSettings::SearchJob(_) => "SearchJob",
             JobSettings::AgentJob(_) => "AgentJob",
+            JobSettings::ServeJob(_) => "ServeJob",
         }
     }
 
@@ -134,6 +137,7 @@ impl JobSettings {
             JobSettings::ChatJob(job) => Some(&job.profile),
             JobSettings::InferenceJob(job) => Some(&job.profile),
             JobSettings::PullModelsJob(_) => None,
+            JobSettings::ServeJob(job) => Some(&job.default_profile),
             JobSettings::IngestJob(_) | JobSettings::SearchJob(_) | JobSettings::AgentJob(_) => None,
         }
     }
@@ -386,6 +390,127 @@ impl AgentJob {
     }
 }
 
+/// The HTTP server: OpenAI-compatible chat completions over agents (`agent:NAME`) and model
+/// profiles, embeddings, sessions in SQLite, metrics, OpenAPI and a web chat page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeJob {
+    /// Address to listen on.
+    #[serde(default = "default_addr")]
+    pub addr: String,
+    /// Accepted API keys (also `BULLPEN_API_KEYS`, comma-separated). Never printed.
+    #[serde(default, skip_serializing)]
+    pub api_keys: Vec<String>,
+    /// Serve without keys. Refused unless `addr` is a loopback address.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// Requests per minute per key.
+    #[serde(default = "default_rpm")]
+    pub requests_per_minute: u32,
+    /// Largest request body in KiB.
+    #[serde(default = "default_body_kib")]
+    pub max_body_kib: usize,
+    /// Longest a request may take, in seconds (a stream's whole generation included).
+    #[serde(default = "default_timeout_s")]
+    pub request_timeout_s: u64,
+    /// Chat generations at once (match the local profile's `slots`).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// Chat requests waiting for a slot before new ones get 429.
+    #[serde(default = "default_max_queue")]
+    pub max_queue: usize,
+    /// Origins allowed by CORS; empty: CORS off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
+    /// The model profile loaded at start (`/readyz` waits for it).
+    #[serde(default = "default_profile")]
+    pub default_profile: String,
+    /// The sessions database (default: `$BULLPEN_HOME/sessions.sqlite`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_db: Option<PathBuf>,
+    /// The agent library (default: `./agents`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents_dir: Option<PathBuf>,
+    /// The prompt templates (default: `./prompts`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<PathBuf>,
+    /// The data universe of the agents' tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// The RAG index of `search_documents`.
+    #[serde(default)]
+    pub index: IndexSettings,
+    /// The Loughran–McDonald dictionary (see `AgentJob`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<PathBuf>,
+    /// Numbers of agent answers no tool result supports: mark, remove or keep.
+    #[serde(default)]
+    pub unsupported_numbers: crate::agents::Policy,
+    /// Index for beta and benchmark comparisons.
+    #[serde(default = "default_index_ticker")]
+    pub index_ticker: String,
+}
+
+fn default_addr() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_rpm() -> u32 {
+    120
+}
+fn default_body_kib() -> usize {
+    1024
+}
+fn default_timeout_s() -> u64 {
+    300
+}
+fn default_max_concurrent() -> usize {
+    8
+}
+fn default_max_queue() -> usize {
+    64
+}
+
+impl Default for ServeJob {
+    fn default() -> Self {
+        Self {
+            addr: default_addr(),
+            api_keys: Vec::new(),
+            allow_unauthenticated: false,
+            requests_per_minute: default_rpm(),
+            max_body_kib: default_body_kib(),
+            request_timeout_s: default_timeout_s(),
+            max_concurrent: default_max_concurrent(),
+            max_queue: default_max_queue(),
+            cors_origins: Vec::new(),
+            default_profile: default_profile(),
+            sessions_db: None,
+            agents_dir: None,
+            prompts_dir: None,
+            data: None,
+            index: IndexSettings::default(),
+            lexicon: None,
+            unsupported_numbers: Default::default(),
+            index_ticker: default_index_ticker(),
+        }
+    }
+}
+
+impl ServeJob {
+    /// The agent settings of the server, as an [`AgentJob`] without a question.
+    pub fn agent_job(&self) -> AgentJob {
+        AgentJob {
+            agents_dir: self.agents_dir.clone(),
+            prompts_dir: self.prompts_dir.clone(),
+            data: self.data.clone(),
+            index: self.index.clone(),
+            lexicon: self.lexicon.clone(),
+            unsupported_numbers: self.unsupported_numbers,
+            index_ticker: self.index_ticker.clone(),
+            ..AgentJob::new("director", None)
+        }
+    }
+}
+
 /// Search the RAG index; hits with citations on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -442,6 +567,7 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
         "IngestJob" => schemars::schema_for!(IngestJob),
         "SearchJob" => schemars::schema_for!(SearchJob),
         "AgentJob" => schemars::schema_for!(AgentJob),
+        "ServeJob" => schemars::schema_for!(ServeJob),
         other => {
             return Err(ConfigError::UnknownKind {
                 kind: other.to_string(),

@@ -9,6 +9,8 @@ pub mod inference;
 pub mod ingest;
 pub mod models;
 pub mod search;
+#[cfg(feature = "server")]
+pub mod serve;
 
 pub use base::{Job, JobContext, JobError};
 
@@ -24,6 +26,10 @@ pub fn job(settings: &JobSettings) -> &dyn Job {
         JobSettings::IngestJob(job) => job,
         JobSettings::SearchJob(job) => job,
         JobSettings::AgentJob(job) => job,
+        #[cfg(feature = "server")]
+        JobSettings::ServeJob(job) => job,
+        #[cfg(not(feature = "server"))]
+        JobSettings::ServeJob(_) => &serve_disabled::ServeDisabled,
     }
 }
 
@@ -47,4 +53,22 @@ pub async fn run_in(settings: &Settings, ctx: &JobContext) -> Result<(), JobErro
         result
     })
     .await
+}
+
+#[cfg(not(feature = "server"))]
+mod serve_disabled {
+    use super::{Job, JobContext, JobError};
+
+    /// `ServeJob` in a build without the `server` feature.
+    pub struct ServeDisabled;
+
+    #[async_trait::async_trait]
+    impl Job for ServeDisabled {
+        async fn run(&self, _ctx: &JobContext) -> Result<(), JobError> {
+            Err(JobError::Data {
+                path: "ServeJob".into(),
+                reason: "this build has no HTTP server: rebuild with `--features server`".into(),
+            })
+        }
+    }
 }

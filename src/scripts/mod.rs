@@ -106,6 +106,16 @@ pub enum Command {
         #[command(subcommand)]
         command: agents::RunsCommand,
     },
+    /// Serve the OpenAI-compatible HTTP API over the agents and model profiles, with
+    /// sessions, metrics and a web chat page at `/`.
+    Serve {
+        /// Address to listen on (default: `job.addr` of the config, else 127.0.0.1:8080).
+        #[arg(long, value_name = "IP:PORT")]
+        addr: Option<String>,
+        /// Serve without API keys (loopback addresses only).
+        #[arg(long)]
+        allow_unauthenticated: bool,
+    },
     /// Print one JSON array of floats per text (one line each).
     Embed {
         /// The embedding profile.
@@ -218,6 +228,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agents { command: agents::AgentsCommand::List { agents_dir, prompts_dir } } => {
             let base = base_settings(&cli.config)?;
             print(&agents::list_agents(&base, agents_dir, prompts_dir)?)
+        }
+        Command::Serve { addr, allow_unauthenticated } => {
+            // `--config` files may hold a `[job]` table of kind ServeJob; flags win over it.
+            let has_job = cli.config.iter().any(|f| {
+                std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|t| t.parse::<toml::Table>().ok())
+                    .is_some_and(|t| t.contains_key("job"))
+            });
+            let mut job = if has_job {
+                let settings =
+                    ConfigSources::new(cli.config.clone()).load().context("invalid configuration")?;
+                match settings.job {
+                    JobSettings::ServeJob(job) => job,
+                    other => {
+                        anyhow::bail!("--config: the `[job]` table is a {}, not a ServeJob", other.kind())
+                    }
+                }
+            } else {
+                settings::ServeJob::default()
+            };
+            if let Some(addr) = addr {
+                job.addr = addr;
+            }
+            job.allow_unauthenticated |= allow_unauthenticated;
+            let base = ConfigSources::new(cli.config.iter().cloned())
+                .with_default("logging.level", "info")
+                .load_base()
+                .context("invalid configuration")?;
+            jobs::run(base.with_job(JobSettings::ServeJob(job))).await.context("serve failed")
         }
         Command::Runs { command } => {
             let base = base_settings(&cli.config)?;
