@@ -471,3 +471,121 @@ async fn the_web_page_streams_an_answer_in_headless_chromium() {
     let _ = chromedriver.kill().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn embeddings_cors_timeouts_and_typed_clients_on_agent_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeJob {
+        cors_origins: vec!["http://app.example".into()],
+        request_timeout_s: 1,
+        ..job(dir.path())
+    })
+    .await;
+    // Embeddings through the MiniLM profile.
+    let e: Value = http()
+        .post(server.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "minilm", "input": ["net income", "revenue"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["data"].as_array().unwrap().len(), 2, "{e}");
+    assert_eq!(e["data"][0]["embedding"].as_array().unwrap().len(), 384);
+    // CORS: the configured origin is allowed, others get no CORS headers.
+    let ok = http().get(server.url("/healthz")).header("origin", "http://app.example").send().await.unwrap();
+    assert_eq!(ok.headers().get("access-control-allow-origin").unwrap(), "http://app.example");
+    let other =
+        http().get(server.url("/healthz")).header("origin", "http://evil.example").send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A generation longer than the 1 s timeout ends with a timeout error, not a hang.
+    let slow = http()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "local", "max_tokens": 2000, "messages": [{"role": "user", "content": "Write a very long history of banking."}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slow.status(), 408);
+    server.stop().await;
+
+    // A typed OpenAI client reads an agent's stream: the event deltas carry no content.
+    let server = Server::start(job(dir.path())).await;
+    let req: CreateChatCompletionRequest = serde_json::from_value(json!({
+        "model": "agent:market-analyst", "stream": true,
+        "messages": [{"role": "user", "content": "Quote for KO?"}]
+    }))
+    .unwrap();
+    let mut stream = server.client().chat().create_stream(req).await.expect("stream");
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("every chunk parses as an OpenAI chunk");
+        if let Some(t) = chunk.choices.first().and_then(|c| c.delta.content.clone()) {
+            text.push_str(&t);
+        }
+    }
+    assert!(!text.is_empty());
+    server.stop().await;
+}
+
+#[test]
+fn no_key_is_refused_unless_explicitly_allowed_on_loopback() {
+    // SAFETY of the test: BULLPEN_API_KEYS is not set in the test environment.
+    if std::env::var_os("BULLPEN_API_KEYS").is_some() {
+        return;
+    }
+    let refused = ServeJob::default().socket_addr().unwrap_err().to_string();
+    assert!(refused.contains("no API keys"), "{refused}");
+    let open = ServeJob { allow_unauthenticated: true, ..ServeJob::default() };
+    assert!(open.socket_addr().is_ok());
+    let public = ServeJob { allow_unauthenticated: true, addr: "0.0.0.0:8080".into(), ..ServeJob::default() };
+    assert!(public.socket_addr().unwrap_err().to_string().contains("loopback"));
+    let keyed = ServeJob { api_keys: vec!["k".into()], addr: "0.0.0.0:8080".into(), ..ServeJob::default() };
+    assert!(keyed.socket_addr().is_ok());
+}
+
+#[test]
+fn sigterm_lets_a_stream_finish_and_keys_stay_out_of_logs() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let home = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(test_home().join("models"), home.path().join("models")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bullpen"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("BULLPEN_HOME", home.path())
+        .env("BULLPEN_API_KEYS", "sekret-key-42")
+        .env("BULLPEN_LOGGING__LEVEL", "debug")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server started");
+    }
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = json!({"model": "local", "stream": true, "max_tokens": 48, "temperature": 0.0, "messages": [{"role": "user", "content": "Explain bonds."}]}).to_string();
+    write!(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekret-key-42\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut first = [0u8; 64];
+    let n = conn.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    // SIGTERM with the stream open.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    conn.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("[DONE]"), "the stream finished: {rest}");
+    assert!(child.wait().unwrap().success(), "clean exit");
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(!log.contains("sekret-key-42"), "the key never appears in logs");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::AgentError;
 use super::audit::{Record, Recorder, RunStatus, new_run_id};
-use super::runtime::{AgentEvent, AgentOutcome, AgentRuntime, CallSummary, Events};
+use super::runtime::{AgentEvent, AgentOutcome, AgentRuntime, CallSummary, Events, Turn};
 use super::spec::{AgentDef, AgentKind};
 use super::verify::{Evidence, Verification, verify};
-use crate::llm::{ChatRequest, Message, Role, Usage};
+use crate::llm::{ChatRequest, Message, Role, ToolChoice, Usage};
 use crate::rag::Citation;
 
 /// How a director works.
@@ -218,6 +218,25 @@ impl AgentRuntime {
         Ok(result)
     }
 
+    /// Logs and announces who the work goes to.
+    fn routed(
+        director: &AgentDef,
+        agents: Vec<String>,
+        method: &str,
+        tasks: Vec<(String, String)>,
+        recorder: &Recorder,
+        events: &Events,
+    ) -> Result<(), AgentError> {
+        recorder.record(&Record::Route {
+            director: director.spec.name.clone(),
+            agents: agents.clone(),
+            method: method.into(),
+            tasks,
+        })?;
+        events.send(AgentEvent::Routed { agents, method: method.into() });
+        Ok(())
+    }
+
     fn members(&self, director: &AgentDef) -> Result<Vec<&AgentDef>, AgentError> {
         director.spec.agents.iter().map(|n| self.library.get(n)).collect()
     }
@@ -236,26 +255,14 @@ impl AgentRuntime {
     ) -> Result<Value, AgentError> {
         let model = self.models.model(&director.spec.name, &director.spec.model).await?;
         let messages = vec![Message::system(instruction), Message::user(request.to_string())];
-        let req = ChatRequest::new(messages.clone())
+        let req = ChatRequest::new(messages)
             .with_schema(purpose.replace(' ', "_"), schema)
             .temperature(0.0)
             .max_tokens(director.spec.max_tokens);
-        let started = Instant::now();
-        let reply = model.chat(req).await;
-        recorder.record(&Record::Model {
-            agent: director.spec.name.clone(),
-            turn: 0,
-            purpose: purpose.to_string(),
-            template: director.template.name.clone(),
-            template_version: director.template.version.clone(),
-            profile: director.spec.model.clone(),
-            messages,
-            tools: Vec::new(),
-            tool_choice: crate::llm::ToolChoice::None,
-            response: reply.as_ref().ok().cloned(),
-            error: reply.as_ref().err().map(|e| e.to_string()),
-            latency_ms: started.elapsed().as_millis() as u64,
-        })?;
+        let turn = Turn { number: 0, choice: ToolChoice::None };
+        let reply = self
+            .call_model(director, model.as_ref(), req, &turn, purpose, recorder, &Events::default())
+            .await?;
         let response = reply.map_err(|e| AgentError::Model(format!("{purpose}: {e}")))?;
         result.usage.prompt_tokens += response.usage.prompt_tokens;
         result.usage.completion_tokens += response.usage.completion_tokens;
@@ -297,13 +304,7 @@ impl AgentRuntime {
                 (self.library.get(name)?, "model")
             }
         };
-        recorder.record(&Record::Route {
-            director: director.spec.name.clone(),
-            agents: vec![chosen.spec.name.clone()],
-            method: method.into(),
-            tasks: Vec::new(),
-        })?;
-        events.send(AgentEvent::Routed { agents: vec![chosen.spec.name.clone()], method: method.into() });
+        Self::routed(director, vec![chosen.spec.name.clone()], method, Vec::new(), recorder, events)?;
         let o = self.run_agent(chosen, input, seed.clone(), recorder, events).await?;
         absorb(result, &o);
         Ok(o)
@@ -343,16 +344,8 @@ impl AgentRuntime {
         if tasks.is_empty() {
             return Err(AgentError::Model("plan: no sub-tasks".into()));
         }
-        recorder.record(&Record::Route {
-            director: director.spec.name.clone(),
-            agents: tasks.iter().map(|t| t.0.clone()).collect(),
-            method: "plan".into(),
-            tasks: tasks.clone(),
-        })?;
-        events.send(AgentEvent::Routed {
-            agents: tasks.iter().map(|t| t.0.clone()).collect(),
-            method: "plan".into(),
-        });
+        let agents = tasks.iter().map(|t| t.0.clone()).collect();
+        Self::routed(director, agents, "plan", tasks.clone(), recorder, events)?;
         let whole = request.as_str();
         let runs = tasks.iter().map(|(agent, task)| async move {
             let def = self.library.get(agent)?;
@@ -389,16 +382,8 @@ impl AgentRuntime {
             });
         };
         let request = last_user(input);
-        recorder.record(&Record::Route {
-            director: director.spec.name.clone(),
-            agents: vec![d.bull.clone(), d.bear.clone(), d.judge.clone()],
-            method: "debate".into(),
-            tasks: Vec::new(),
-        })?;
-        events.send(AgentEvent::Routed {
-            agents: vec![d.bull.clone(), d.bear.clone(), d.judge.clone()],
-            method: "debate".into(),
-        });
+        let parties = vec![d.bull.clone(), d.bear.clone(), d.judge.clone()];
+        Self::routed(director, parties, "debate", Vec::new(), recorder, events)?;
         let (bull, bear) = (self.library.get(&d.bull)?, self.library.get(&d.bear)?);
         let side = |stance: &str| {
             vec![Message::user(format!("{request}\nArgue the {stance} case, using data from your tools."))]

@@ -195,9 +195,10 @@ fn unwrap_answer(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
-struct Turn {
-    number: u32,
-    choice: ToolChoice,
+/// A model call's turn number and tool choice (for the audit log).
+pub(crate) struct Turn {
+    pub(crate) number: u32,
+    pub(crate) choice: ToolChoice,
 }
 
 impl AgentRuntime {
@@ -384,7 +385,7 @@ impl AgentRuntime {
     /// One model call, streamed (tokens go out as events) and logged. The outer error is the
     /// audit log's; the inner one the model's.
     #[allow(clippy::too_many_arguments)]
-    async fn call_model(
+    pub(crate) async fn call_model(
         &self,
         def: &AgentDef,
         model: &dyn ChatModel,
