@@ -29,10 +29,8 @@ impl AgentJob {
         let data = osvariables::data_dir(self.data.clone());
         let universe = crate::io::datasets::open_universe(&data)
             .map_err(|e| JobError::Data { path: data.clone(), reason: e.to_string() })?;
-        let lexicon = Lexicon::find(self.lexicon.as_deref(), &ctx.home).map_err(|e| JobError::Data {
-            path: self.lexicon.clone().unwrap_or_default(),
-            reason: e.to_string(),
-        })?;
+        let lexicon =
+            Lexicon::find(self.lexicon.as_deref(), &ctx.home).map_err(|e| JobError::Setup(e.to_string()))?;
         // The model of the agent asked classifies sentiment when there is no lexicon.
         let model = match &lexicon {
             Some(_) => None,

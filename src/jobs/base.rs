@@ -31,6 +31,9 @@ pub enum JobError {
     /// The data universe could not be opened.
     #[error("data universe `{}`: {reason}", path.display())]
     Data { path: PathBuf, reason: String },
+    /// The job cannot start with its settings (e.g. a server without API keys).
+    #[error("{0}")]
+    Setup(String),
     #[error("cannot read `{}`: {source}", path.display())]
     Read {
         path: PathBuf,

@@ -65,10 +65,7 @@ mod serve_disabled {
     #[async_trait::async_trait]
     impl Job for ServeDisabled {
         async fn run(&self, _ctx: &JobContext) -> Result<(), JobError> {
-            Err(JobError::Data {
-                path: "ServeJob".into(),
-                reason: "this build has no HTTP server: rebuild with `--features server`".into(),
-            })
+            Err(JobError::Setup("this build has no HTTP server: rebuild with `--features server`".into()))
         }
     }
 }

@@ -17,7 +17,7 @@ pub const API_KEYS_VAR: &str = "BULLPEN_API_KEYS";
 
 /// A setting the server cannot start with.
 fn refuse(reason: String) -> JobError {
-    JobError::Data { path: "job".into(), reason }
+    JobError::Setup(reason)
 }
 
 impl ServeJob {

@@ -28,7 +28,7 @@ use super::openai::{
 use super::sessions::{Session, SessionDetail, SessionError};
 use super::{AppState, key_hash};
 use crate::agents::runtime::AgentEvent;
-use crate::agents::{DirectorMode, Events, RunResult, RunStatus};
+use crate::agents::{DirectorMode, Events, RunResult};
 use crate::llm::{ChatEvent, Message, Role};
 
 type AppStateRef = State<Arc<AppState>>;
@@ -696,9 +696,4 @@ impl utoipa::Modify for BearerAuth {
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
-}
-
-/// Turns a run status into whether an answer exists (for tests and logs).
-pub fn answered(status: RunStatus) -> bool {
-    status == RunStatus::Completed
 }
