@@ -12,6 +12,7 @@ pub mod io;
 pub mod jobs;
 pub mod llm;
 pub mod rag;
+pub mod reports;
 pub mod scripts;
 #[cfg(feature = "server")]
 pub mod server;

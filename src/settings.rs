@@ -108,14 +108,24 @@ pub enum JobSettings {
     AgentJob(AgentJob),
     /// Serve the OpenAI-compatible HTTP API, sessions and the web chat page.
     ServeJob(ServeJob),
+    /// Equity research reports for many tickers (Markdown, HTML, PDF).
+    ReportsJob(ReportsJob),
 }
 
 /// The name of the tag key of [`JobSettings`].
 pub const KIND_KEY: &str = "KIND";
 
 /// Every job kind, in declaration order.
-pub const JOB_KINDS: &[&str] =
-    &["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob", "AgentJob", "ServeJob"];
+pub const JOB_KINDS: &[&str] = &[
+    "ChatJob",
+    "InferenceJob",
+    "PullModelsJob",
+    "IngestJob",
+    "SearchJob",
+    "AgentJob",
+    "ServeJob",
+    "ReportsJob",
+];
 
 impl JobSettings {
     /// The `KIND` of this job.
@@ -128,6 +138,7 @@ impl JobSettings {
             JobSettings::SearchJob(_) => "SearchJob",
             JobSettings::AgentJob(_) => "AgentJob",
             JobSettings::ServeJob(_) => "ServeJob",
+            JobSettings::ReportsJob(_) => "ReportsJob",
         }
     }
 
@@ -138,6 +149,7 @@ impl JobSettings {
             JobSettings::InferenceJob(job) => Some(&job.profile),
             JobSettings::PullModelsJob(_) => None,
             JobSettings::ServeJob(job) => Some(&job.default_profile),
+            JobSettings::ReportsJob(job) => job.profile.as_deref(),
             JobSettings::IngestJob(_) | JobSettings::SearchJob(_) | JobSettings::AgentJob(_) => None,
         }
     }
@@ -390,6 +402,114 @@ impl AgentJob {
     }
 }
 
+/// Equity research reports in batch: for each ticker, as of a date, a multi-section report
+/// (key data, tables and charts computed from the data, valuation in code, prose by the
+/// report writer agent with every number checked) in Markdown, HTML and PDF under
+/// `out/<TICKER>/`, plus `out/manifest.json`. Finished reports are skipped on rerun.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsJob {
+    /// Tickers to report on.
+    pub tickers: Vec<String>,
+    /// The data universe (default: `BULLPEN_DATA`, else the repository's demo universe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Only data public on this date is used (default: today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Output directory.
+    #[serde(default = "default_reports_out")]
+    pub out: PathBuf,
+    /// Output formats.
+    #[serde(default = "default_report_formats")]
+    pub formats: Vec<crate::reports::ReportFormat>,
+    /// Tickers in progress at once (they share one loaded model).
+    #[serde(default = "default_report_concurrency")]
+    pub concurrency: usize,
+    /// Have the report writer agent write the prose (off: tables, charts and notes only).
+    #[serde(default = "yes")]
+    pub prose: bool,
+    /// The model profile of the writer (default: the report writer agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Most tokens of one section's prose.
+    #[serde(default = "default_section_tokens")]
+    pub max_tokens: u32,
+    /// The agent library (default: `./agents`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents_dir: Option<PathBuf>,
+    /// The prompt templates (default: `./prompts`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<PathBuf>,
+    /// The section prompt version (`prompts/report_section/<version>.md`).
+    #[serde(default = "default_section_prompt")]
+    pub section_prompt: String,
+    /// What happens to numbers of the prose that the data does not support.
+    #[serde(default)]
+    pub unsupported_numbers: crate::agents::Policy,
+    /// Index for beta and the price chart.
+    #[serde(default = "default_index_ticker")]
+    pub index_ticker: String,
+    /// Peers compared at most.
+    #[serde(default = "default_max_peers")]
+    pub max_peers: usize,
+    /// DCF, multiples and rating settings.
+    #[serde(default)]
+    pub valuation: crate::reports::analysis::ValuationSettings,
+    /// Regenerate reports that are already complete.
+    #[serde(default)]
+    pub force: bool,
+}
+
+fn default_reports_out() -> PathBuf {
+    PathBuf::from("reports")
+}
+
+fn default_report_formats() -> Vec<crate::reports::ReportFormat> {
+    crate::reports::ReportFormat::ALL.to_vec()
+}
+
+fn default_report_concurrency() -> usize {
+    2
+}
+
+fn default_section_tokens() -> u32 {
+    200
+}
+
+fn default_section_prompt() -> String {
+    "v1".into()
+}
+
+fn default_max_peers() -> usize {
+    6
+}
+
+impl ReportsJob {
+    /// Reports on `tickers` with every other setting at its default.
+    pub fn new(tickers: Vec<String>) -> Self {
+        Self {
+            tickers,
+            data: None,
+            as_of: None,
+            out: default_reports_out(),
+            formats: default_report_formats(),
+            concurrency: default_report_concurrency(),
+            prose: true,
+            profile: None,
+            max_tokens: default_section_tokens(),
+            agents_dir: None,
+            prompts_dir: None,
+            section_prompt: default_section_prompt(),
+            unsupported_numbers: Default::default(),
+            index_ticker: default_index_ticker(),
+            max_peers: default_max_peers(),
+            valuation: Default::default(),
+            force: false,
+        }
+    }
+}
+
 /// The HTTP server: OpenAI-compatible chat completions over agents (`agent:NAME`) and model
 /// profiles, embeddings, sessions in SQLite, metrics, OpenAPI and a web chat page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -568,6 +688,7 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
         "SearchJob" => schemars::schema_for!(SearchJob),
         "AgentJob" => schemars::schema_for!(AgentJob),
         "ServeJob" => schemars::schema_for!(ServeJob),
+        "ReportsJob" => schemars::schema_for!(ReportsJob),
         other => {
             return Err(ConfigError::UnknownKind {
                 kind: other.to_string(),

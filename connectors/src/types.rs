@@ -91,6 +91,9 @@ pub struct Company {
     pub name: Option<String>,
     /// Sector (GICS or SIC description) when known.
     pub sector: Option<String>,
+    /// Industry (GICS industry) when known.
+    #[serde(default)]
+    pub industry: Option<String>,
     /// Exchange when known.
     pub exchange: Option<String>,
 }

@@ -55,6 +55,8 @@ pub struct UniverseConfig {
 struct SecIndex {
     tickers: Vec<Company>,
     submissions: HashMap<u64, Submissions>,
+    /// `reference/companies.csv`: names, sectors, industries and exchanges by ticker.
+    reference: HashMap<String, Company>,
 }
 
 /// A data directory implementing every source trait.
@@ -117,8 +119,8 @@ impl Universe {
     async fn sec(&self) -> Result<Arc<SecIndex>> {
         self.sec
             .get_or_try_init(|| async {
-                let dir = self.root.join("sec");
-                tokio::task::spawn_blocking(move || load_sec(&dir))
+                let root = self.root.clone();
+                tokio::task::spawn_blocking(move || load_sec(&root))
                     .await
                     .map_err(|e| ConnectorError::Config(format!("SEC index task failed: {e}")))?
                     .map(Arc::new)
@@ -240,8 +242,69 @@ fn date_from_index(filing: &mut Filing, sec: &SecIndex) {
     }
 }
 
-fn load_sec(dir: &Path) -> Result<SecIndex> {
-    let mut idx = SecIndex::default();
+/// Reads `reference/companies.csv` (or `.tsv`, `.parquet`, … , gzipped or not): columns
+/// `ticker`, and any of `name`, `sector`, `industry`, `exchange`, `cik`. A row without a ticker
+/// or with a malformed CIK is an error naming its line: reference data is small and hand-kept.
+fn load_reference(dir: &Path) -> Result<HashMap<String, Company>> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("companies."))
+                && crate::local::table::is_table_file(p)
+        })
+        .collect();
+    files.sort();
+    for path in files {
+        let table = crate::local::table::read_table(&path)?;
+        let ticker_col = table.require("ticker", None, &["ticker", "symbol"])?;
+        let tickers = table.cells(&ticker_col)?;
+        let opt = |names: &[&str]| -> Result<Vec<Option<String>>> {
+            match table.find(None, names) {
+                Some(c) => table.cells(&c),
+                None => Ok(vec![None; table.height()]),
+            }
+        };
+        let (names, sectors, industries, exchanges, ciks) = (
+            opt(&["name", "company"])?,
+            opt(&["sector", "gics sector"])?,
+            opt(&["industry", "sub-industry", "gics industry"])?,
+            opt(&["exchange"])?,
+            opt(&["cik"])?,
+        );
+        let clean =
+            |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        for (row, ticker) in tickers.iter().enumerate() {
+            let Some(ticker) = clean(ticker) else {
+                return Err(ConnectorError::parse(table.location(row), "empty ticker"));
+            };
+            let cik = match clean(&ciks[row]) {
+                Some(c) => Some(c.parse::<u64>().map_err(|_| {
+                    ConnectorError::parse(table.location(row), format!("CIK {c:?} is not a number"))
+                })?),
+                None => None,
+            };
+            let ticker = ticker.to_uppercase();
+            out.insert(
+                ticker.clone(),
+                Company {
+                    ticker,
+                    cik,
+                    name: clean(&names[row]),
+                    sector: clean(&sectors[row]),
+                    industry: clean(&industries[row]),
+                    exchange: clean(&exchanges[row]),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn load_sec(root: &Path) -> Result<SecIndex> {
+    let dir = &root.join("sec");
+    let mut idx = SecIndex { reference: load_reference(&root.join("reference"))?, ..SecIndex::default() };
     if let Some(p) = existing_with_gz(&dir.join("company_tickers.json")) {
         idx.tickers = tickers::parse(&read_bytes(&p)?, &p.display().to_string())?;
     }
@@ -276,6 +339,7 @@ impl ReferenceSource for Universe {
         let t = ticker.trim().to_uppercase();
         let sec = self.sec().await?;
         let mut company = sec.tickers.iter().find(|c| c.ticker == t).cloned();
+        let reference = sec.reference.get(&t);
         if company.is_none() {
             let filings = self.all_filings().await?;
             company =
@@ -285,12 +349,21 @@ impl ReferenceSource for Universe {
                         cik: f.meta.cik,
                         name: f.meta.company.clone(),
                         sector: None,
+                        industry: None,
                         exchange: None,
                     }
                 });
         }
         if company.is_none() && self.prices.file_for(&t).is_some() {
             company = Some(Company { ticker: t.clone(), ..Company::default() });
+        }
+        if let (Some(c), Some(r)) = (company.as_mut(), reference) {
+            // Hand-kept reference data wins over the SEC index's SIC description.
+            c.name = c.name.take().or_else(|| r.name.clone());
+            c.cik = c.cik.or(r.cik);
+            c.sector = r.sector.clone().or(c.sector.take());
+            c.industry = r.industry.clone().or(c.industry.take());
+            c.exchange = r.exchange.clone().or(c.exchange.take());
         }
         let mut company = company.ok_or_else(|| ConnectorError::UnknownTicker {
             ticker: ticker.to_string(),
@@ -442,6 +515,16 @@ impl TextSource for Universe {
     }
 }
 
+/// The filings that were public on `as_of` (filed on or before it; a filing whose date is
+/// unknown is not). `None` keeps them all.
+pub fn filed_by(filings: &[Arc<Filing>], as_of: Option<NaiveDate>) -> Vec<Arc<Filing>> {
+    filings
+        .iter()
+        .filter(|f| as_of.is_none_or(|d| f.meta.filed.is_some_and(|filed| filed <= d)))
+        .cloned()
+        .collect()
+}
+
 /// The filing of a company matching a form (`10-K`) and, optionally, a fiscal label
 /// (`FY2024`, `Q2 FY2025`, `2024`) or period end year; newest first otherwise.
 pub fn pick_filing<'a>(
@@ -466,4 +549,34 @@ pub fn pick_filing<'a>(
         });
         form_ok && period_ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_companies_fill_sectors_and_bad_rows_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let reference = dir.path().join("reference");
+        std::fs::create_dir_all(&reference).unwrap();
+        std::fs::write(
+            reference.join("companies.csv"),
+            "ticker,name,sector,industry,exchange\nko,The Coca-Cola Company,Consumer Staples,Beverages,NYSE\n",
+        )
+        .unwrap();
+        let got = load_reference(&reference).unwrap();
+        let ko = &got["KO"];
+        assert_eq!(ko.sector.as_deref(), Some("Consumer Staples"));
+        assert_eq!(ko.industry.as_deref(), Some("Beverages"));
+        assert_eq!(ko.exchange.as_deref(), Some("NYSE"));
+
+        std::fs::write(reference.join("companies.csv"), "ticker,cik\nKO,21344\nPG,abc\n").unwrap();
+        let err = load_reference(&reference).unwrap_err().to_string();
+        assert!(err.contains("companies.csv:3") && err.contains("\"abc\""), "{err}");
+        std::fs::write(reference.join("companies.csv"), "ticker,name\n,Nameless\n").unwrap();
+        let err = load_reference(&reference).unwrap_err().to_string();
+        assert!(err.contains("companies.csv:2") && err.contains("empty ticker"), "{err}");
+        assert!(load_reference(&dir.path().join("absent")).unwrap().is_empty());
+    }
 }

@@ -9,9 +9,20 @@ use plotters::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The bundled font (DejaVu Sans, see `assets/fonts/DejaVuSans.LICENSE`).
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+/// The bundled font (DejaVu Sans, see `assets/fonts/DejaVuSans.LICENSE`), shared by every
+/// chart and the PDF renderer.
+pub static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
+
+/// Registers the bundled font as plotters' `sans-serif` (once per process): plotters measures
+/// every caption and label with it, and draws PNG text with it.
+pub fn register_font() {
+    REGISTER.call_once(|| {
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+            tracing::warn!("the bundled chart font could not be loaded; chart text will be missing");
+        }
+    });
+}
 
 /// Image format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -65,11 +76,7 @@ pub fn line_chart(
     series: &[Series],
     format: ChartFormat,
 ) -> Result<(), ChartError> {
-    REGISTER.call_once(|| {
-        if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
-            tracing::warn!("the bundled chart font could not be loaded; PNG text will be missing");
-        }
-    });
+    register_font();
     let points = series.iter().flat_map(|s| s.points.iter()).filter(|(_, y)| y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (NaiveDate::MAX, NaiveDate::MIN, f64::INFINITY, f64::NEG_INFINITY);
     let mut n = 0usize;

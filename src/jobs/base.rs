@@ -68,6 +68,9 @@ pub enum JobError {
     Output(#[source] std::io::Error),
     #[error("cannot read standard input: {0}")]
     Input(#[source] std::io::Error),
+    /// Some items of a batch failed (the others were done); the message names them.
+    #[error("{0}")]
+    Incomplete(String),
 }
 
 impl From<LlmError> for JobError {

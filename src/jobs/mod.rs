@@ -8,6 +8,7 @@ pub mod chat;
 pub mod inference;
 pub mod ingest;
 pub mod models;
+pub mod reports;
 pub mod search;
 #[cfg(feature = "server")]
 pub mod serve;
@@ -26,6 +27,7 @@ pub fn job(settings: &JobSettings) -> &dyn Job {
         JobSettings::IngestJob(job) => job,
         JobSettings::SearchJob(job) => job,
         JobSettings::AgentJob(job) => job,
+        JobSettings::ReportsJob(job) => job,
         #[cfg(feature = "server")]
         JobSettings::ServeJob(job) => job,
         #[cfg(not(feature = "server"))]

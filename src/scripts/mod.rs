@@ -96,6 +96,34 @@ pub enum Command {
         /// The message; without it, read a conversation from stdin (`/exit` ends it).
         message: Option<String>,
     },
+    /// Equity research reports for many tickers (Markdown, HTML, PDF), resumable.
+    Report {
+        /// Tickers, comma-separated (`AAPL,MSFT`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        tickers: Vec<String>,
+        /// The data universe: its directory or its `universe.toml` (default: `BULLPEN_DATA`,
+        /// else the demo universe).
+        #[arg(long, value_name = "DIR|FILE")]
+        universe: Option<PathBuf>,
+        /// Only data public on this date is used (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<chrono::NaiveDate>,
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Formats, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "md,html,pdf")]
+        format: Vec<crate::reports::ReportFormat>,
+        /// Tickers in progress at once.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Tables, charts and notes only: no model calls.
+        #[arg(long)]
+        no_prose: bool,
+        /// Regenerate reports that are already complete.
+        #[arg(long)]
+        force: bool,
+    },
     /// The agent library.
     Agents {
         #[command(subcommand)]
@@ -224,6 +252,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let base = base_settings(&cli.config)?;
             let job = AgentJob { mode, data, as_of, json, ..AgentJob::new(agent, message) };
             jobs::run(base.with_job(JobSettings::AgentJob(job))).await.context("agent run failed")
+        }
+        Command::Report { tickers, universe, as_of, out, format, concurrency, no_prose, force } => {
+            let base = base_settings(&cli.config)?;
+            let data =
+                universe.map(|u| if u.is_file() { u.parent().map(PathBuf::from).unwrap_or(u) } else { u });
+            let job = settings::ReportsJob {
+                data,
+                as_of,
+                out,
+                formats: format,
+                concurrency,
+                prose: !no_prose,
+                force,
+                ..settings::ReportsJob::new(tickers)
+            };
+            jobs::run(base.with_job(JobSettings::ReportsJob(job))).await.context("report run failed")
         }
         Command::Agents { command: agents::AgentsCommand::List { agents_dir, prompts_dir } } => {
             let base = base_settings(&cli.config)?;

@@ -103,7 +103,7 @@ fn parse_plain(obj: &Map<String, Value>, location: &str) -> Result<Vec<Company>>
             None => return Err(ConnectorError::parse(location, format!("{}: missing", at("ticker")))),
         };
         let name = optional_string(entry.get("title"), location, &at("title"))?;
-        out.push(Company { ticker, cik: Some(cik), name, sector: None, exchange: None });
+        out.push(Company { ticker, cik: Some(cik), name, sector: None, industry: None, exchange: None });
     }
     Ok(out)
 }
@@ -166,7 +166,7 @@ fn parse_exchange(obj: &Map<String, Value>, location: &str) -> Result<Vec<Compan
             Some(c) => optional_string(Some(cell(c)), location, &format!("data[{i}][{c}] (exchange)"))?,
             None => None,
         };
-        out.push(Company { ticker, cik: Some(cik), name, sector: None, exchange });
+        out.push(Company { ticker, cik: Some(cik), name, sector: None, industry: None, exchange });
     }
     Ok(out)
 }

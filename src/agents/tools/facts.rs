@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use bullpen_connectors::universe::pick_filing;
-use bullpen_connectors::{FundamentalsSource, LineItem, Period};
+use bullpen_connectors::universe::{filed_by, pick_filing};
+use bullpen_connectors::{FundamentalsSource, LineItem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, json};
@@ -136,7 +136,9 @@ impl TypedTool for StatementFacts {
 /// Revenue facts with one dimension for the filing's own period (the longest duration
 /// ending at its period end).
 async fn segments(ticker: &Ticker, period: Option<&str>, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-    let filings = ctx.universe.filings_of(&ticker.symbol).await.map_err(connector_error)?;
+    // Only what was public on the run's as-of date.
+    let filings =
+        filed_by(&ctx.universe.filings_of(&ticker.symbol).await.map_err(connector_error)?, ctx.as_of);
     let filing = pick_filing(&filings, Some("10-K"), period)
         .or_else(|| pick_filing(&filings, None, period))
         .ok_or_else(|| {
@@ -147,25 +149,11 @@ async fn segments(ticker: &Ticker, period: Option<&str>, ctx: &ToolContext) -> R
             ))
         })?;
     let end = filing.meta.period_end;
-    let revenue = |c: &str| {
-        let c = c.rsplit(':').next().unwrap_or(c);
-        c == "Revenues" || c.starts_with("RevenueFromContractWithCustomer")
-    };
-    let candidates: Vec<_> = filing
-        .facts
-        .iter()
-        .filter(|f| revenue(&f.concept) && f.dimensions.len() == 1)
-        .filter(|f| matches!(f.period, Period::Duration { end: e, .. } if Some(e) == end))
-        .collect();
-    let longest = candidates.iter().map(|f| f.period.days()).max().unwrap_or(0);
-    let mut by_axis: BTreeMap<String, Map<String, serde_json::Value>> = BTreeMap::new();
-    for f in candidates.iter().filter(|f| f.period.days() == longest) {
-        if let Some((axis, member)) = f.dimensions.iter().next() {
-            let axis = axis.rsplit(':').next().unwrap_or(axis).to_string();
-            let member = member.rsplit(':').next().unwrap_or(member).trim_end_matches("Member").to_string();
-            by_axis.entry(axis).or_default().insert(member, json!(f.value));
-        }
-    }
+    let by_axis: BTreeMap<String, Map<String, serde_json::Value>> =
+        crate::reports::build::revenue_segments(filing)
+            .into_iter()
+            .map(|(axis, members)| (axis, members.into_iter().map(|(m, v)| (m, json!(v))).collect()))
+            .collect();
     if by_axis.is_empty() {
         return Err(ToolError::NotFound(format!(
             "{} {} reports no revenue by segment for its period",

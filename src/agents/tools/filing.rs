@@ -1,7 +1,7 @@
 //! `filing_section`: the text of one Item of a 10-K or 10-Q (tables kept as tables), cited.
 
 use async_trait::async_trait;
-use bullpen_connectors::universe::pick_filing;
+use bullpen_connectors::universe::{filed_by, pick_filing};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -41,7 +41,9 @@ impl TypedTool for FilingSection {
     async fn run(&self, args: FilingArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let ticker = ctx.ticker(&args.ticker).await?;
         let form = args.form.as_deref().unwrap_or("10-K");
-        let filings = ctx.universe.filings_of(&ticker.symbol).await.map_err(connector_error)?;
+        // Only what was public on the run's as-of date.
+        let filings =
+            filed_by(&ctx.universe.filings_of(&ticker.symbol).await.map_err(connector_error)?, ctx.as_of);
         let filing = pick_filing(&filings, Some(form), args.period.as_deref()).ok_or_else(|| {
             ToolError::NotFound(format!(
                 "no {form} of {} for {}; filings: {}",
