@@ -94,7 +94,7 @@ fn unknown_kind() {
         config_error(&["run", &file], &[]),
         format!(
             "error: invalid configuration: setting `job.KIND` (from file `{file}`): unknown job kind `ChatJobs`; \
-             expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob` or `ServeJob`"
+             expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob` or `ReportsJob`"
         )
     );
 }
@@ -280,6 +280,7 @@ fn the_example_configs_are_valid() {
         "confs/search.toml",
         "confs/agent.toml",
         "confs/serve.toml",
+        "confs/reports.toml",
     ] {
         let home = tempfile::tempdir().expect("tempdir");
         let output = bullpen(home.path()).args(["run", conf, "--dry-run"]).output().expect("bullpen runs");
@@ -328,8 +329,16 @@ fn schema_lists_every_job_kind() {
     let schema: Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
     let mut found = BTreeSet::new();
     kinds(&schema["$defs"]["JobSettings"], &mut found);
-    let expected =
-        ["ChatJob", "InferenceJob", "PullModelsJob", "IngestJob", "SearchJob", "AgentJob", "ServeJob"];
+    let expected = [
+        "ChatJob",
+        "InferenceJob",
+        "PullModelsJob",
+        "IngestJob",
+        "SearchJob",
+        "AgentJob",
+        "ServeJob",
+        "ReportsJob",
+    ];
     assert_eq!(found, expected.into_iter().map(String::from).collect::<BTreeSet<_>>());
     assert_eq!(schema["properties"]["job"]["$ref"], "#/$defs/JobSettings");
     for key in ["job", "profiles", "models", "logging"] {

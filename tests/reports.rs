@@ -296,3 +296,28 @@ fn a_report_as_of_a_date_before_a_10k_was_filed_does_not_use_it() {
     assert!(md.contains("No 10-K of AAPL filed on or before 2024-10-31"), "{md}");
     assert!(!md.contains("Revenue by"), "no segments from a filing not yet public");
 }
+
+#[test]
+fn a_rating_rule_out_of_order_is_refused_before_any_report() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let result = bullpen(
+        home.path(),
+        &[
+            "run",
+            "confs/reports.toml",
+            "-e",
+            &format!("job.out=\"{}\"", out.path().display()),
+            "-e",
+            "job.prose=false",
+            "-e",
+            "job.valuation.rating.buy=-0.5",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("job.valuation.rating"), "{stderr}");
+    assert!(listing(out.path()).is_empty(), "nothing written: {:?}", listing(out.path()));
+}

@@ -60,7 +60,8 @@ pub enum ChartError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-const COLORS: [RGBColor; 5] = [
+/// The series colours of every chart.
+pub(crate) const COLORS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

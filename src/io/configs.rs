@@ -28,7 +28,7 @@
 //! setting `job.temprature` (from file `a.toml`): unknown key; expected one of `profile`, `message`, … or `temperature`
 //! setting `job.temperature` (from file `a.toml`): expected f32, found string "hot"
 //! setting `job.input` (from file `a.toml`): missing; this key is required
-//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob` or `ServeJob`
+//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob` or `ReportsJob`
 //! setting `job.stream` (from environment variable `BULLPEN_JOB__STREAM`): expected a boolean, found string "maybe"
 //! setting `job.profile` (from override `-e job.profile=nope`): unknown profile `nope`; expected one of `local` or `minilm`
 //! setting `profiles.local.context` (from file `a.toml`): expected at least 1, found 0
@@ -57,7 +57,7 @@ use crate::llm::profiles::{CandleProfile, LlamaProfile, OpenAiProfile, ProfileSe
 use crate::llm::store::{ModelStore, StoreError};
 use crate::settings::{
     AgentJob, BaseSettings, ChatJob, InferenceJob, IngestJob, JOB_KINDS, JobSettings, KIND_KEY,
-    LoggingSettings, PullModelsJob, SearchJob, ServeJob, Settings,
+    LoggingSettings, PullModelsJob, ReportsJob, SearchJob, ServeJob, Settings,
 };
 
 /// Why a configuration could not be loaded.
@@ -540,6 +540,9 @@ fn extract_job(figment: &Figment) -> Result<JobSettings, ConfigError> {
         "SearchJob" => JobSettings::SearchJob(extract_untagged::<SearchJob, JobTag>(figment, "job", origin)?),
         "AgentJob" => JobSettings::AgentJob(extract_untagged::<AgentJob, JobTag>(figment, "job", origin)?),
         "ServeJob" => JobSettings::ServeJob(extract_untagged::<ServeJob, JobTag>(figment, "job", origin)?),
+        "ReportsJob" => {
+            JobSettings::ReportsJob(extract_untagged::<ReportsJob, JobTag>(figment, "job", origin)?)
+        }
         "PullModelsJob" => {
             JobSettings::PullModelsJob(extract_untagged::<PullModelsJob, JobTag>(figment, "job", origin)?)
         }

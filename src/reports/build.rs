@@ -48,6 +48,9 @@ pub struct Prose {
     pub error: Option<String>,
     pub checked: usize,
     pub unsupported: Vec<String>,
+    /// Whether the text is the revision asked for after the first draft's unsupported numbers.
+    #[serde(default)]
+    pub revised: bool,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub latency_ms: u64,

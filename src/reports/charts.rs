@@ -17,6 +17,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::analytics::charts::COLORS;
+
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
@@ -50,13 +52,6 @@ const WIDE: (u32, u32) = (720, 340);
 /// Size of the heatmap.
 const HEATMAP_SIZE: (u32, u32) = (720, 300);
 
-const COLORS: [RGBColor; 5] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-];
 const MESH_BOLD: RGBColor = RGBColor(218, 218, 218);
 const MESH_LIGHT: RGBColor = RGBColor(242, 242, 242);
 const LEGEND_BORDER: RGBColor = RGBColor(190, 190, 190);
@@ -360,7 +355,8 @@ macro_rules! draw_one {
                 }
             }
             Kind::Line => {
-                for run in runs(&s.values) {
+                // A run of one year is only its marker (a one-point polyline is invalid SVG).
+                for run in runs(&s.values).into_iter().filter(|r| r.len() > 1) {
                     $chart.$draw(LineSeries::new(run, color.stroke_width(2)))?;
                 }
                 let marks = points(&s.values);

@@ -117,61 +117,85 @@ impl Writer {
             Ok(u) => u,
             Err(e) => return Prose { error: Some(e.to_string()), ..Prose::default() },
         };
-        let request = ChatRequest::new(vec![Message::system(self.system.clone()), Message::user(user)])
-            .with_params(SamplingParams {
-                temperature: Some(0.0),
-                max_tokens: Some(self.max_tokens),
-                seed: Some(7),
-                ..SamplingParams::default()
-            });
+        let mut messages = vec![Message::system(self.system.clone()), Message::user(user)];
         let started = Instant::now();
-        let response = self.model.chat(request).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match response {
-            Err(e) => {
-                Prose { error: Some(format!("the model call failed: {e}")), latency_ms, ..Prose::default() }
+        let mut prose = Prose::default();
+        // One draft, and when it states numbers the data does not hold, one revision asked
+        // with those numbers named; the version with fewer unsupported numbers is kept.
+        for round in 0..2 {
+            let response = self.model.chat(self.request(messages.clone())).await;
+            prose.latency_ms = started.elapsed().as_millis() as u64;
+            let r = match response {
+                Ok(r) => r,
+                Err(e) if round == 0 => {
+                    prose.error = Some(format!("the model call failed: {e}"));
+                    return prose;
+                }
+                Err(e) => {
+                    tracing::warn!(section = draft.id, error = %e, "revision failed; the first draft is kept");
+                    break;
+                }
+            };
+            prose.prompt_tokens += r.usage.prompt_tokens;
+            prose.completion_tokens += r.usage.completion_tokens;
+            let raw = r.text.trim();
+            if raw.is_empty() {
+                if round == 0 {
+                    prose.error = Some("the model returned no text".into());
+                    return prose;
+                }
+                break;
             }
-            Ok(r) => {
-                let raw = r.text.trim();
-                if raw.is_empty() {
-                    return Prose {
-                        error: Some("the model returned no text".into()),
-                        latency_ms,
-                        prompt_tokens: r.usage.prompt_tokens,
-                        completion_tokens: r.usage.completion_tokens,
-                        ..Prose::default()
-                    };
-                }
-                // Citation markers are references, not numbers: only the text between them is checked.
-                let max_marker = draft.passages.len();
-                let mut text = String::new();
-                let mut checked = 0;
-                let mut unsupported = Vec::new();
-                for (marker, piece) in split_citations(raw) {
-                    if marker {
-                        let n: usize = piece.trim_matches(['[', ']']).parse().unwrap_or(0);
-                        // A marker pointing at no passage is dropped, not shown as a citation.
-                        if (1..=max_marker).contains(&n) {
-                            text.push_str(piece);
-                        }
-                        continue;
-                    }
-                    let v = verify(piece, evidence, self.policy);
-                    checked += v.checked;
-                    unsupported.extend(v.unsupported.into_iter().map(|u| u.raw));
-                    text.push_str(&v.text);
-                }
-                Prose {
-                    text: Some(text.trim().to_string()),
-                    error: None,
-                    checked,
-                    unsupported,
-                    prompt_tokens: r.usage.prompt_tokens,
-                    completion_tokens: r.usage.completion_tokens,
-                    latency_ms,
-                }
+            let (text, checked, unsupported) = self.check(raw, draft.passages.len(), evidence);
+            if round == 1 && unsupported.len() >= prose.unsupported.len() {
+                break;
             }
+            prose.revised = round == 1;
+            prose.text = Some(text);
+            prose.checked = checked;
+            prose.unsupported = unsupported;
+            if prose.unsupported.is_empty() {
+                break;
+            }
+            messages.push(Message::assistant(raw.to_string()));
+            messages.push(Message::user(format!(
+                "These numbers are not in the data: {}. Rewrite the section using only numbers that appear in the data list above, exactly as written, or no numbers.",
+                prose.unsupported.join(", ")
+            )));
         }
+        prose
+    }
+
+    fn request(&self, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest::new(messages).with_params(SamplingParams {
+            temperature: Some(0.0),
+            max_tokens: Some(self.max_tokens),
+            seed: Some(7),
+            ..SamplingParams::default()
+        })
+    }
+
+    /// The text with its numbers checked (citation markers are references, not numbers: only
+    /// the text between them is checked; a marker pointing at no passage is dropped), the
+    /// count checked and the unsupported ones.
+    fn check(&self, raw: &str, passages: usize, evidence: &Evidence) -> (String, usize, Vec<String>) {
+        let mut text = String::new();
+        let mut checked = 0;
+        let mut unsupported = Vec::new();
+        for (marker, piece) in split_citations(raw) {
+            if marker {
+                let n: usize = piece.trim_matches(['[', ']']).parse().unwrap_or(0);
+                if (1..=passages).contains(&n) {
+                    text.push_str(piece);
+                }
+                continue;
+            }
+            let v = verify(piece, evidence, self.policy);
+            checked += v.checked;
+            unsupported.extend(v.unsupported.into_iter().map(|u| u.raw));
+            text.push_str(&v.text);
+        }
+        (text.trim().to_string(), checked, unsupported)
     }
 }
 
@@ -233,32 +257,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_model_call_leaves_the_section_without_prose_and_says_why() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("v1.md"), "Write {{ section }} for {{ ticker }}.").unwrap();
-        let template = PromptTemplate {
-            name: "report_section".into(),
-            version: "v1".into(),
-            source: "Write {{ section }} for {{ ticker }}.".into(),
-            path: dir.path().join("v1.md"),
-        };
-        let writer = Writer {
-            model: Arc::new(FailingModel),
-            model_name: "failing".into(),
-            system: "You write reports.".into(),
-            template,
-            max_tokens: 50,
-            policy: Policy::Mark,
-            versions: vec![],
-        };
-        let draft = Draft {
-            id: "valuation",
-            title: "Valuation",
-            task: "Explain the valuation.",
-            facts: vec!["Target price: 61.20".into()],
-            passages: vec![],
-            blocks: vec![],
-            prose: true,
-        };
+        let writer = writer(Arc::new(FailingModel));
+        let draft = draft();
         let inputs = inputs();
         let p = writer.write(&inputs, &draft, &Evidence::new()).await;
         assert_eq!(p.text, None);
@@ -280,6 +280,74 @@ mod tests {
         // No paragraph stands in for the missing prose: only the sources summary.
         let paragraphs = doc.blocks.iter().filter(|b| matches!(b, Block::Paragraph { .. })).count();
         assert_eq!(paragraphs, 1, "{:?}", doc.blocks);
+    }
+
+    /// A test double replaying fixed replies in order, to reach the revision branches.
+    struct Replies(std::sync::Mutex<Vec<&'static str>>);
+
+    #[async_trait::async_trait]
+    impl ChatModel for Replies {
+        fn name(&self) -> &str {
+            "replies"
+        }
+        async fn chat_stream(&self, _request: ChatRequest) -> Result<ChatStream, LlmError> {
+            let text = self.0.lock().unwrap().remove(0).to_string();
+            let done = crate::llm::ChatResponse {
+                text,
+                tool_calls: vec![],
+                finish_reason: crate::llm::FinishReason::Stop,
+                usage: crate::llm::Usage { prompt_tokens: 10, completion_tokens: 5 },
+                model: "replies".into(),
+            };
+            Ok(Box::pin(futures::stream::iter([Ok(crate::llm::ChatEvent::Done(done))])))
+        }
+    }
+
+    fn writer(model: Arc<dyn ChatModel>) -> Writer {
+        let source = "Write {{ section }} for {{ ticker }}.";
+        Writer {
+            model,
+            model_name: "test".into(),
+            system: "You write reports.".into(),
+            template: PromptTemplate {
+                name: "report_section".into(),
+                version: "v1".into(),
+                source: source.into(),
+                path: "v1.md".into(),
+            },
+            max_tokens: 50,
+            policy: Policy::Mark,
+            versions: vec![],
+        }
+    }
+
+    fn draft() -> Draft {
+        Draft {
+            id: "valuation",
+            title: "Valuation",
+            task: "Explain the valuation.",
+            facts: vec!["Target price: 61.20".into()],
+            passages: vec![],
+            blocks: vec![],
+            prose: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn invented_numbers_get_one_revision_and_the_better_text_is_kept() {
+        let mut ev = Evidence::new();
+        ev.add_text("Target price: 61.20");
+        let better = Replies(std::sync::Mutex::new(vec!["The target is 75.00.", "The target is 61.20."]));
+        let p = writer(Arc::new(better)).write(&inputs(), &draft(), &ev).await;
+        assert!(p.revised && p.unsupported.is_empty(), "{p:?}");
+        assert_eq!(p.text.as_deref(), Some("The target is 61.20."));
+        assert_eq!((p.prompt_tokens, p.completion_tokens), (20, 10));
+
+        let worse = Replies(std::sync::Mutex::new(vec!["The target is 75.00.", "Up 9% to 80.00 and 90.00."]));
+        let p = writer(Arc::new(worse)).write(&inputs(), &draft(), &ev).await;
+        assert!(!p.revised, "{p:?}");
+        assert_eq!(p.text.as_deref(), Some("The target is [unverified: 75.00]."));
+        assert_eq!(p.unsupported, ["75.00"]);
     }
 
     #[test]
