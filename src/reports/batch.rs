@@ -168,6 +168,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     Ok(())
 }
 
+fn json_error(e: serde_json::Error) -> ReportError {
+    ReportError::Render { format: "JSON record", reason: e.to_string() }
+}
+
 /// Removes temporary files a killed run left in `dir`.
 fn clean_temporaries(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -300,7 +304,7 @@ impl Batch {
             })),
             "reports": outcomes,
         });
-        let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        let text = serde_json::to_vec_pretty(&manifest).map_err(json_error)?;
         let path = self.out.join("manifest.json");
         write_atomic(&path, &text)?;
         write_atomic(&self.out.join("manifests").join(format!("{run_id}.json")), &text)?;
@@ -427,11 +431,11 @@ impl Batch {
             unsupported,
             data: data.clone(),
             year_table: years,
-            analysis: serde_json::to_value(&analysis).unwrap_or_default(),
+            analysis: serde_json::to_value(&analysis).map_err(|e| fail(json_error(e)))?,
             prose: drafts.iter().zip(&prose).map(|(d, p)| (d.id.to_string(), p.clone())).collect(),
             sections: document.section_ids().into_iter().map(String::from).collect(),
         };
-        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| fail(json_error(e)))?;
         write_atomic(&dir.join("report.json"), &json).map_err(fail)?;
         bar.inc(1);
         Ok(Outcome {
