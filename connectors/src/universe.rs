@@ -359,7 +359,7 @@ impl ReferenceSource for Universe {
         }
         if let (Some(c), Some(r)) = (company.as_mut(), reference) {
             // Hand-kept reference data wins over the SEC index's SIC description.
-            c.name = c.name.take().or_else(|| r.name.clone());
+            c.name = r.name.clone().or(c.name.take());
             c.cik = c.cik.or(r.cik);
             c.sector = r.sector.clone().or(c.sector.take());
             c.industry = r.industry.clone().or(c.industry.take());
