@@ -223,14 +223,14 @@ impl AgentRuntime {
             .map(|n| self.tools.get(n).ok_or_else(|| AgentError::UnknownTool(n.clone())))
             .collect::<Result<_, _>>()?;
         let specs: Vec<_> = tools.iter().map(|t| t.spec()).collect();
-        let system = def.template.render(&json!({
-            "name": spec.name,
-            "description": spec.description,
-            "role": spec.role,
-            "tools": specs.iter().map(|t| json!({"name": t.name, "description": t.description})).collect::<Vec<_>>(),
-            "today": self.tool_ctx.as_of.map(|d| d.to_string()).unwrap_or_else(|| chrono::Utc::now().date_naive().to_string()),
-            "index": self.tool_ctx.index_ticker,
-        }))?;
+        let today = self
+            .tool_ctx
+            .as_of
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| chrono::Utc::now().date_naive().to_string());
+        let listed: Vec<(&str, &str)> =
+            specs.iter().map(|t| (t.name.as_str(), t.description.as_str())).collect();
+        let system = def.system_prompt(&listed, &today, &self.tool_ctx.index_ticker)?;
         let mut evidence = seed;
         let context = self.models.context_window(&spec.model) as usize;
         let mut messages: Vec<Message> = input.iter().filter(|m| m.role != Role::System).cloned().collect();

@@ -104,6 +104,26 @@ pub struct AgentDef {
     pub file: PathBuf,
 }
 
+impl AgentDef {
+    /// The agent's system prompt: its template rendered with its name, description, role,
+    /// tools (`(name, description)`), the date it works as of, and the index ticker.
+    pub fn system_prompt(
+        &self,
+        tools: &[(&str, &str)],
+        today: &str,
+        index: &str,
+    ) -> Result<String, AgentError> {
+        self.template.render(&serde_json::json!({
+            "name": self.spec.name,
+            "description": self.spec.description,
+            "role": self.spec.role,
+            "tools": tools.iter().map(|(n, d)| serde_json::json!({"name": n, "description": d})).collect::<Vec<_>>(),
+            "today": today,
+            "index": index,
+        }))
+    }
+}
+
 /// Every agent of a directory.
 #[derive(Debug, Clone, Default)]
 pub struct AgentLibrary {

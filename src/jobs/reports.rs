@@ -52,14 +52,8 @@ impl ReportsJob {
                 AgentLibrary::load(&agents_dir, &prompts, &ToolBox::builtin(), &ctx.registry.names())?;
             let def = library.get(WRITER_AGENT)?;
             let profile = self.profile.clone().unwrap_or_else(|| def.spec.model.clone());
-            let system = def.template.render(&json!({
-                "name": def.spec.name,
-                "description": def.spec.description,
-                "role": def.spec.role,
-                "tools": [],
-                "today": self.as_of.map(|d| d.to_string()).unwrap_or_default(),
-                "index": self.index_ticker,
-            }))?;
+            let today = self.as_of.map(|d| d.to_string()).unwrap_or_default();
+            let system = def.system_prompt(&[], &today, &self.index_ticker)?;
             let section =
                 PromptRef { template: "report_section".into(), version: self.section_prompt.clone() };
             let template = prompts.get(&section)?;

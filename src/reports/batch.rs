@@ -344,14 +344,15 @@ impl Batch {
             });
         }
         let t = Instant::now();
-        let inputs = self.gatherer.gather(&ticker, as_of).await.map_err(fail)?;
+        // Shared, not copied, with the blocking task that builds tables and charts.
+        let inputs = Arc::new(self.gatherer.gather(&ticker, as_of).await.map_err(fail)?);
         timings.data_ms = t.elapsed().as_millis() as u64;
         bar.inc(1);
 
         bar.set_message("valuation, tables, charts");
         let t = Instant::now();
         let (analysis, drafts, years): (Analysis, _, _) = {
-            let inputs = inputs.clone();
+            let inputs = Arc::clone(&inputs);
             let valuation = self.valuation.clone();
             tokio::task::spawn_blocking(move || {
                 let a = analyse(&inputs, &valuation);

@@ -9,8 +9,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date, round};
+use super::{ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date};
 use crate::analytics::backtest::{BacktestResult, Costs, Metrics, Strategy, StrategyKind, backtest, choose};
+use crate::analytics::calc::round_to;
 use crate::analytics::charts::{ChartFormat, Series, line_chart};
 
 /// Arguments of `backtest`.
@@ -77,17 +78,17 @@ impl BacktestArgs {
 pub struct Backtest;
 
 fn metrics_json(m: &Metrics) -> Value {
-    let r = |x: Option<f64>| x.map(|v| round(v, 4));
+    let r = |x: Option<f64>| x.map(|v| round_to(v, 4));
     json!({
-        "total_return": round(m.total_return, 4),
+        "total_return": round_to(m.total_return, 4),
         "cagr": r(m.cagr),
         "sharpe": r(m.sharpe),
         "sortino": r(m.sortino),
-        "max_drawdown": round(m.max_drawdown, 4),
+        "max_drawdown": round_to(m.max_drawdown, 4),
         "hit_rate": r(m.hit_rate),
         "turnover": r(m.turnover),
         "trades": m.trades,
-        "exposure": round(m.exposure, 4),
+        "exposure": round_to(m.exposure, 4),
     })
 }
 
@@ -134,7 +135,7 @@ impl TypedTool for Backtest {
                     choose(args.strategy, &dates, &close, index.as_deref(), &costs, 0.6).map_err(invalid)?;
                 let how = json!({
                     "chosen_on": format!("{} to {}", c.train_start, c.train_end),
-                    "train_sharpe": c.train_sharpe.map(|s| round(s, 4)),
+                    "train_sharpe": c.train_sharpe.map(|s| round_to(s, 4)),
                     "grid_points": c.grid.len(),
                 });
                 (c.result, Some(how))

@@ -260,12 +260,6 @@ pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ToolError> {
         .map_err(|_| ToolError::Invalid(format!("`{field}` must be a date YYYY-MM-DD, got `{value}`")))
 }
 
-/// Rounds for display to the model: enough digits to keep the value, not float noise.
-pub fn round(x: f64, digits: i32) -> f64 {
-    let m = 10f64.powi(digits);
-    (x * m).round() / m
-}
-
 /// The first `max` characters of `text` (on a character boundary), with `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date, round};
+use super::{ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date};
 use crate::analytics::RatioEngine;
+use crate::analytics::calc::round_to;
 
 /// Arguments of `prices`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -74,7 +75,7 @@ impl TypedTool for Prices {
         let mut metrics = serde_json::Map::new();
         for v in &market {
             let value = match v.value {
-                Some(x) => json!(round(x, 4)),
+                Some(x) => json!(round_to(x, 4)),
                 None => json!(v.reason.clone().unwrap_or_else(|| "absent".into())),
             };
             metrics.insert(v.name.clone(), value);
@@ -82,18 +83,18 @@ impl TypedTool for Prices {
         let n = usize::from(args.bars.unwrap_or(3).min(10));
         let recent: Vec<_> = series.bars[series.bars.len().saturating_sub(n)..]
             .iter()
-            .map(|b| json!({"date": b.date, "close": round(b.close, 4), "volume": b.volume}))
+            .map(|b| json!({"date": b.date, "close": round_to(b.close, 4), "volume": b.volume}))
             .collect();
         let mut content = json!({
             "ticker": ticker.symbol,
             "exchange": ticker.exchange,
             "currency": currency,
             "date": date,
-            "close": round(last.close, 4),
+            "close": round_to(last.close, 4),
         });
         if let Some(p) = prev {
-            content["previous_close"] = json!(round(p.close, 4));
-            content["change_pct"] = json!(round((last.adj_close / p.adj_close - 1.0) * 100.0, 2));
+            content["previous_close"] = json!(round_to(p.close, 4));
+            content["change_pct"] = json!(round_to((last.adj_close / p.adj_close - 1.0) * 100.0, 2));
         }
         content["metrics"] = serde_json::Value::Object(metrics);
         if !recent.is_empty() {

@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ToolContext, ToolError, ToolOutput, TypedTool, failed, parse_date, round};
+use super::{ToolContext, ToolError, ToolOutput, TypedTool, failed, parse_date};
+use crate::analytics::calc::round_to;
 use crate::analytics::{AnalyticsError, PeriodRatios, RatioEngine};
 
 /// Arguments of `ratios`.
@@ -36,7 +37,7 @@ pub fn period_values(p: &PeriodRatios) -> (Map<String, Value>, Map<String, Value
     for v in &p.values {
         match v.value {
             Some(x) => {
-                values.insert(v.name.clone(), json!(round(x, 4)));
+                values.insert(v.name.clone(), json!(round_to(x, 4)));
             }
             None => {
                 absent.insert(v.name.clone(), json!(v.reason.clone().unwrap_or_default()));

@@ -13,9 +13,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date, round, truncate,
-};
+use super::{ToolContext, ToolError, ToolOutput, TypedTool, connector_error, failed, parse_date, truncate};
+use crate::analytics::calc::round_to;
 use crate::llm::{ChatModel, ChatRequest, Message};
 
 /// The lexicon's categories Bullpen reads.
@@ -200,7 +199,7 @@ impl TypedTool for NewsSentiment {
                 }] += 1;
                 let mut v = json!({"date": item.date, "text": truncate(&item.text, 160), "sentiment": label, "source": item.source});
                 if let Some(t) = tone {
-                    v["tone"] = json!(round(*t, 3));
+                    v["tone"] = json!(round_to(*t, 3));
                 }
                 v
             })
