@@ -20,8 +20,8 @@ use engine::{EngineEvent, Job};
 
 use super::structured::{self, Action};
 use super::{
-    ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmError, SamplingParams,
-    ToolChoice, ToolSpec, Usage,
+    ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmError, Role,
+    SamplingParams, ToolChoice, ToolSpec, Usage,
 };
 use crate::core::schemas;
 
@@ -86,8 +86,13 @@ fn bound_exponents(grammar: &str) -> String {
     grammar.replace("([eE] [-+]? integral-part)?", "([eE] [-+]? [0-9]{1,2})?")
 }
 
-fn new_call_id() -> String {
-    format!("call_{:016x}", rand::random::<u64>())
+/// A tool call's id, derived from the request's messages: the same conversation gets the same
+/// ids, so a rerun sends the model the same prompt (a random id would change its tokens and,
+/// with them, what a greedy model writes next). Each turn adds messages, so ids stay unique.
+fn call_id(messages: &[(Role, String)]) -> String {
+    let bytes = serde_json::to_vec(messages).unwrap_or_default();
+    let digest = crate::utils::signers::sha256_bytes(&bytes);
+    format!("call_{}", &digest[..16])
 }
 
 #[async_trait]
@@ -122,6 +127,7 @@ impl ChatModel for LlamaChat {
             }
             None => structured::flatten_tool_messages(&request.messages),
         };
+        let call_id = call_id(&messages);
         let (events_tx, mut events) = mpsc::unbounded_channel();
         self.engine.submit(Job {
             messages,
@@ -162,7 +168,7 @@ impl ChatModel for LlamaChat {
                     }
                     Some(EngineEvent::Finished { reason, completion_tokens }) => {
                         let usage = Usage { prompt_tokens, completion_tokens };
-                        let done = finish(&mode, text, reason, usage, model);
+                        let done = finish(&mode, text, reason, usage, model, &call_id);
                         if let Ok(resp) = &done
                             && matches!(mode, Mode::Tools { .. })
                             && !resp.text.is_empty()
@@ -198,6 +204,7 @@ fn finish(
     reason: FinishReason,
     usage: Usage,
     model: String,
+    call_id: &str,
 ) -> Result<ChatResponse, LlmError> {
     let response = |text: String, tool_calls, finish_reason| ChatResponse {
         text,
@@ -224,7 +231,7 @@ fn finish(
             schemas::validate(schema, &value).map_err(|e| violation(e.to_string()))?;
             Ok(response(text.trim().to_string(), Vec::new(), reason))
         }
-        Mode::Tools { tools } => match structured::parse_action(&text, tools, new_call_id())? {
+        Mode::Tools { tools } => match structured::parse_action(&text, tools, call_id.to_string())? {
             Action::Answer(answer) => Ok(response(answer, Vec::new(), reason)),
             Action::Call(call) => Ok(response(String::new(), vec![call], FinishReason::ToolCalls)),
         },
