@@ -196,6 +196,7 @@ async fn main() {
                 slots: args.streams as u32,
                 batch: 512,
                 threads: args.threads,
+                prompt_cache: true,
             },
             SamplingParams::default(),
         )

@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod analytics;
 pub mod core;
+pub mod evals;
 pub mod io;
 pub mod jobs;
 pub mod llm;

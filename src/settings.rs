@@ -110,6 +110,8 @@ pub enum JobSettings {
     ServeJob(ServeJob),
     /// Equity research reports for many tickers (Markdown, HTML, PDF).
     ReportsJob(ReportsJob),
+    /// Evaluate prompt, model, parameter and agent variants on a task.
+    EvaluationJob(EvaluationJob),
 }
 
 /// The name of the tag key of [`JobSettings`].
@@ -125,6 +127,7 @@ pub const JOB_KINDS: &[&str] = &[
     "AgentJob",
     "ServeJob",
     "ReportsJob",
+    "EvaluationJob",
 ];
 
 impl JobSettings {
@@ -139,6 +142,7 @@ impl JobSettings {
             JobSettings::AgentJob(_) => "AgentJob",
             JobSettings::ServeJob(_) => "ServeJob",
             JobSettings::ReportsJob(_) => "ReportsJob",
+            JobSettings::EvaluationJob(_) => "EvaluationJob",
         }
     }
 
@@ -150,7 +154,10 @@ impl JobSettings {
             JobSettings::PullModelsJob(_) => None,
             JobSettings::ServeJob(job) => Some(&job.default_profile),
             JobSettings::ReportsJob(job) => job.profile.as_deref(),
-            JobSettings::IngestJob(_) | JobSettings::SearchJob(_) | JobSettings::AgentJob(_) => None,
+            JobSettings::IngestJob(_)
+            | JobSettings::SearchJob(_)
+            | JobSettings::AgentJob(_)
+            | JobSettings::EvaluationJob(_) => None,
         }
     }
 
@@ -510,6 +517,93 @@ impl ReportsJob {
     }
 }
 
+/// An evaluation: a task (dataset, prompt template, parser, metrics) and its variants, run on the
+/// same items in the same order; results under `out/<name>/<run id>/`, tracked under
+/// `BULLPEN_HOME/tracking`. Run with `bullpen eval confs/evals/NAME.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationJob {
+    /// The task's name (results under `out/<name>/`, tracked as experiment `evals/<name>`).
+    pub name: String,
+    pub task: Box<crate::evals::TaskSpec>,
+    /// Explicit variants (each may set a name, prompt version, profile, parameters, parser, agent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<crate::evals::VariantSpec>,
+    /// A cross product of variant parameters, added after the explicit variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<crate::evals::MatrixSpec>,
+    /// The variant the others are compared with (default, or when `only` leaves it out: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Run only these variants (names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// Only the first N items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// A random sample of N items (drawn with `seed`, kept in file order), the same for every
+    /// variant; applied before `limit`. For datasets stored sorted by label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<usize>,
+    /// Requests in flight at once (the local engine batches them; 1 = one at a time).
+    #[serde(default = "default_eval_concurrency")]
+    pub concurrency: usize,
+    /// Seed of few-shot draws, sampling and bootstrap resamples.
+    #[serde(default = "default_eval_seed")]
+    pub seed: u64,
+    /// Bootstrap resamples for intervals and paired comparisons.
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: usize,
+    /// Results directory.
+    #[serde(default = "default_eval_out")]
+    pub out: PathBuf,
+    /// Reuse answers to identical requests (content-addressed, under `BULLPEN_HOME/cache/evals`).
+    #[serde(default = "yes")]
+    pub cache: bool,
+    /// Prices per million tokens, by profile (cost column; absent = 0, as for local models).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub prices: std::collections::BTreeMap<String, Price>,
+    /// The prompt templates (default: `./prompts`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<PathBuf>,
+    /// The agent library, for agent variants (default: `./agents`, else the repository's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents_dir: Option<PathBuf>,
+    /// The data universe agents read (default: `BULLPEN_DATA`, else the demo universe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Agents work as of this date (default: today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Progress bars on a terminal and the summary table on stdout.
+    #[serde(default = "yes")]
+    pub print: bool,
+}
+
+/// A profile's price per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+fn default_eval_concurrency() -> usize {
+    8
+}
+
+fn default_eval_seed() -> u64 {
+    42
+}
+
+fn default_bootstrap() -> usize {
+    1000
+}
+
+fn default_eval_out() -> PathBuf {
+    PathBuf::from("evals")
+}
+
 /// The HTTP server: OpenAI-compatible chat completions over agents (`agent:NAME`) and model
 /// profiles, embeddings, sessions in SQLite, metrics, OpenAPI and a web chat page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -689,6 +783,7 @@ pub fn schema(kind: Option<&str>) -> Result<Value, ConfigError> {
         "AgentJob" => schemars::schema_for!(AgentJob),
         "ServeJob" => schemars::schema_for!(ServeJob),
         "ReportsJob" => schemars::schema_for!(ReportsJob),
+        "EvaluationJob" => schemars::schema_for!(EvaluationJob),
         other => {
             return Err(ConfigError::UnknownKind {
                 kind: other.to_string(),

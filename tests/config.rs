@@ -94,7 +94,7 @@ fn unknown_kind() {
         config_error(&["run", &file], &[]),
         format!(
             "error: invalid configuration: setting `job.KIND` (from file `{file}`): unknown job kind `ChatJobs`; \
-             expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob` or `ReportsJob`"
+             expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob`, `ReportsJob` or `EvaluationJob`"
         )
     );
 }
@@ -281,11 +281,44 @@ fn the_example_configs_are_valid() {
         "confs/agent.toml",
         "confs/serve.toml",
         "confs/reports.toml",
+        "confs/evals/fpb.toml",
+        "confs/evals/gold_news.toml",
+        "confs/evals/finqa.toml",
+        "confs/evals/tatqa.toml",
+        "confs/evals/finner.toml",
+        "confs/evals/ectsum.toml",
     ] {
         let home = tempfile::tempdir().expect("tempdir");
         let output = bullpen(home.path()).args(["run", conf, "--dry-run"]).output().expect("bullpen runs");
         assert!(output.status.success(), "{conf}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+#[test]
+fn an_evaluation_variant_with_an_unknown_profile_is_named_by_its_key() {
+    let home = tempfile::tempdir().expect("tempdir");
+    // A later file replaces the variants: the second one names a profile nobody defined.
+    let extra = home.path().join("variants.toml");
+    std::fs::write(
+        &extra,
+        "[[job.variants]]\nname = \"a\"\n\n[[job.variants]]\nname = \"b\"\nprofile = \"gpt-9\"\n",
+    )
+    .expect("write");
+    let output = bullpen(home.path())
+        .args(["run", "confs/evals/fpb.toml", extra.to_str().expect("utf-8 path"), "--dry-run"])
+        .output()
+        .expect("bullpen runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("job.variants[1].profile") && err.contains("unknown profile `gpt-9`"), "{err}");
+    // The few-shot embedder of a nearest-neighbour variant must be an embedding profile.
+    let output = bullpen(home.path())
+        .args(["run", "confs/evals/gold_news.toml", "--dry-run", "-e", "job.task.fewshot.embedder=\"local\""])
+        .output()
+        .expect("bullpen runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("job.task.fewshot.embedder"), "{err}");
 }
 
 #[test]
@@ -338,6 +371,7 @@ fn schema_lists_every_job_kind() {
         "AgentJob",
         "ServeJob",
         "ReportsJob",
+        "EvaluationJob",
     ];
     assert_eq!(found, expected.into_iter().map(String::from).collect::<BTreeSet<_>>());
     assert_eq!(schema["properties"]["job"]["$ref"], "#/$defs/JobSettings");

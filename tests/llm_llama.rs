@@ -239,6 +239,34 @@ async fn concurrent_requests_match_single_answers() {
     }
 }
 
+#[tokio::test]
+async fn a_reused_prompt_prefix_gives_the_answers_of_a_fresh_prefill() {
+    // One slot: every request lands on the same sequence, whose cache holds the last prompt.
+    let mut profiles: BTreeMap<String, ProfileSettings> = builtin_profiles();
+    if let Some(ProfileSettings::Llama(p)) = profiles.get_mut("local") {
+        p.slots = 1;
+        p.context = 1024;
+    }
+    let store = Arc::new(ModelStore::new(&test_home(), vec![]));
+    let engine = Registry::new(profiles, store).chat("local").await.expect("load SmolLM2");
+    let instruction = "Classify the sentiment of this sentence from financial news for an investor \
+                       in the company. Answer with one word: negative, neutral or positive.\n\nSentence: ";
+    let sentences = [
+        "Operating profit rose to EUR 9.1 million from EUR 6.4 million.",
+        "The company will cut 300 jobs after sales fell.",
+        "Operating profit rose to EUR 9.1 million from EUR 6.4 million.",
+    ];
+    let mut answers = Vec::new();
+    for s in sentences {
+        answers.push(engine.chat(ask(&format!("{instruction}{s}"))).await.unwrap().text);
+    }
+    // The first ask prefilled everything; the third reused the instruction the second left in
+    // the cache (and the second reused the first's): same answers as from scratch.
+    assert_eq!(answers[0], answers[2]);
+    let fresh = model().await.chat(ask(&format!("{instruction}{}", sentences[1]))).await.unwrap().text;
+    assert_eq!(answers[1], fresh);
+}
+
 #[cfg(feature = "openai")]
 #[tokio::test]
 async fn fallback_chain_moves_to_the_local_model_when_the_hosted_one_is_down() {

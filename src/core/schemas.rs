@@ -11,6 +11,18 @@ pub enum SchemaError {
     Violation(String),
 }
 
+/// "a string", "an array", … : what a JSON value is, for error messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Check that `schema` is a usable JSON Schema.
 pub fn check_schema(schema: &Value) -> Result<(), SchemaError> {
     jsonschema::validator_for(schema).map(|_| ()).map_err(|e| SchemaError::InvalidSchema(e.to_string()))

@@ -28,7 +28,7 @@
 //! setting `job.temprature` (from file `a.toml`): unknown key; expected one of `profile`, `message`, … or `temperature`
 //! setting `job.temperature` (from file `a.toml`): expected f32, found string "hot"
 //! setting `job.input` (from file `a.toml`): missing; this key is required
-//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob` or `ReportsJob`
+//! setting `job.KIND` (from file `a.toml`): unknown job kind `ChatJobs`; expected one of `ChatJob`, `InferenceJob`, `PullModelsJob`, `IngestJob`, `SearchJob`, `AgentJob`, `ServeJob`, `ReportsJob` or `EvaluationJob`
 //! setting `job.stream` (from environment variable `BULLPEN_JOB__STREAM`): expected a boolean, found string "maybe"
 //! setting `job.profile` (from override `-e job.profile=nope`): unknown profile `nope`; expected one of `local` or `minilm`
 //! setting `profiles.local.context` (from file `a.toml`): expected at least 1, found 0
@@ -56,8 +56,8 @@ use crate::io::osvariables::{self, SETTINGS_PREFIX, SETTINGS_SEPARATOR};
 use crate::llm::profiles::{CandleProfile, LlamaProfile, OpenAiProfile, ProfileSettings, builtin_profiles};
 use crate::llm::store::{ModelStore, StoreError};
 use crate::settings::{
-    AgentJob, BaseSettings, ChatJob, InferenceJob, IngestJob, JOB_KINDS, JobSettings, KIND_KEY,
-    LoggingSettings, PullModelsJob, ReportsJob, SearchJob, ServeJob, Settings,
+    AgentJob, BaseSettings, ChatJob, EvaluationJob, InferenceJob, IngestJob, JOB_KINDS, JobSettings,
+    KIND_KEY, LoggingSettings, PullModelsJob, ReportsJob, SearchJob, ServeJob, Settings,
 };
 
 /// Why a configuration could not be loaded.
@@ -198,6 +198,31 @@ impl ConfigSources {
         check_job_profile(&settings, "job.profile", origin)?;
         if let Some(profile) = settings.job.embedding_profile() {
             check_embedding_profile(&settings.profiles, profile, "job.index.embedder")?;
+        }
+        if let JobSettings::EvaluationJob(job) = &settings.job {
+            for (i, v) in job.variants.iter().filter(|v| v.agent.is_none()).enumerate() {
+                let key = format!("job.variants[{i}].profile");
+                check_chat_profile(&settings.profiles, &v.profile, &key, None, "EvaluationJob")?;
+            }
+            for profile in job.matrix.iter().flat_map(|m| &m.profiles) {
+                check_chat_profile(
+                    &settings.profiles,
+                    profile,
+                    "job.matrix.profiles",
+                    None,
+                    "EvaluationJob",
+                )?;
+            }
+            let nearest = crate::evals::FewShotStrategy::Nearest;
+            let shots = job.variants.iter().any(|v| v.fewshot > 0)
+                || job.matrix.as_ref().is_some_and(|m| m.fewshot.iter().any(|k| *k > 0));
+            if shots
+                && (job.task.fewshot.strategy == nearest
+                    || job.variants.iter().any(|v| v.strategy == Some(nearest)))
+            {
+                let embedder = &job.task.fewshot.embedder;
+                check_embedding_profile(&settings.profiles, embedder, "job.task.fewshot.embedder")?;
+            }
         }
         Ok(settings)
     }
@@ -543,6 +568,9 @@ fn extract_job(figment: &Figment) -> Result<JobSettings, ConfigError> {
         "ReportsJob" => {
             JobSettings::ReportsJob(extract_untagged::<ReportsJob, JobTag>(figment, "job", origin)?)
         }
+        "EvaluationJob" => {
+            JobSettings::EvaluationJob(extract_untagged::<EvaluationJob, JobTag>(figment, "job", origin)?)
+        }
         "PullModelsJob" => {
             JobSettings::PullModelsJob(extract_untagged::<PullModelsJob, JobTag>(figment, "job", origin)?)
         }
@@ -628,9 +656,20 @@ pub fn check_job_profile(settings: &Settings, key: &str, origin: Option<String>)
     let Some(profile) = settings.job.profile() else {
         return Ok(());
     };
-    match settings.profiles.get(profile) {
+    check_chat_profile(&settings.profiles, profile, key, origin, settings.job.kind())
+}
+
+/// A chat profile (llama or openai) must exist; `key` names the setting in errors.
+pub fn check_chat_profile(
+    profiles: &BTreeMap<String, ProfileSettings>,
+    profile: &str,
+    key: &str,
+    origin: Option<String>,
+    kind: &str,
+) -> Result<(), ConfigError> {
+    match profiles.get(profile) {
         None => {
-            let names: Vec<&str> = settings.profiles.keys().map(String::as_str).collect();
+            let names: Vec<&str> = profiles.keys().map(String::as_str).collect();
             Err(ConfigError::Setting {
                 key: key.to_string(),
                 origin,
@@ -641,8 +680,7 @@ pub fn check_job_profile(settings: &Settings, key: &str, origin: Option<String>)
             key: key.to_string(),
             origin,
             message: format!(
-                "profile `{profile}` is an embedding profile (candle); a {} needs a chat profile (llama or openai)",
-                settings.job.kind()
+                "profile `{profile}` is an embedding profile (candle); a {kind} needs a chat profile (llama or openai)"
             ),
         }),
         Some(_) => Ok(()),

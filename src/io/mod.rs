@@ -4,3 +4,4 @@ pub mod configs;
 pub mod datasets;
 pub mod osvariables;
 pub mod services;
+pub mod tracking;

@@ -28,6 +28,8 @@ pub enum JobError {
     Rag(Box<crate::rag::RagError>),
     #[error(transparent)]
     Agent(Box<crate::agents::AgentError>),
+    #[error(transparent)]
+    Eval(Box<crate::evals::EvalError>),
     /// The data universe could not be opened.
     #[error("data universe `{}`: {reason}", path.display())]
     Data { path: PathBuf, reason: String },
@@ -88,6 +90,12 @@ impl From<crate::rag::RagError> for JobError {
 impl From<crate::agents::AgentError> for JobError {
     fn from(error: crate::agents::AgentError) -> Self {
         JobError::Agent(Box::new(error))
+    }
+}
+
+impl From<crate::evals::EvalError> for JobError {
+    fn from(error: crate::evals::EvalError) -> Self {
+        JobError::Eval(Box::new(error))
     }
 }
 

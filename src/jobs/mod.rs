@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod base;
 pub mod chat;
+pub mod evaluations;
 pub mod inference;
 pub mod ingest;
 pub mod models;
@@ -28,6 +29,7 @@ pub fn job(settings: &JobSettings) -> &dyn Job {
         JobSettings::SearchJob(job) => job,
         JobSettings::AgentJob(job) => job,
         JobSettings::ReportsJob(job) => job,
+        JobSettings::EvaluationJob(job) => job,
         #[cfg(feature = "server")]
         JobSettings::ServeJob(job) => job,
         #[cfg(not(feature = "server"))]

@@ -55,6 +55,11 @@ pub struct LlamaProfile {
     pub threads: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lora: Vec<LoraSettings>,
+    /// Keep each sequence's prompt in the KV cache after a request, so the next prompt that
+    /// starts the same way (system prompt, instructions, conversation so far) prefills only
+    /// what is new.
+    #[serde(default = "yes")]
+    pub prompt_cache: bool,
     #[serde(default)]
     pub params: SamplingParams,
     /// Profiles tried in order when this one fails.
@@ -183,6 +188,7 @@ pub fn builtin_profiles() -> BTreeMap<String, ProfileSettings> {
             batch: default_batch(),
             threads: None,
             lora: Vec::new(),
+            prompt_cache: true,
             params: SamplingParams { temperature: Some(0.0), max_tokens: Some(256), ..Default::default() },
             fallback: Vec::new(),
         }),
@@ -346,6 +352,7 @@ impl Registry {
             slots: p.slots,
             batch: p.batch,
             threads,
+            prompt_cache: p.prompt_cache,
         };
         let key = format!("{config:?}");
         self.inner

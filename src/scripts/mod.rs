@@ -124,6 +124,29 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Evaluate prompt, model, parameter and agent variants on a task (`confs/evals/NAME.toml`).
+    Eval {
+        /// The evaluation's settings file (an `EvaluationJob`).
+        file: PathBuf,
+        /// Run only these variants (names, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        variants: Vec<String>,
+        /// Only the first N items.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// A random sample of N items (seeded, the same for every variant).
+        #[arg(long)]
+        sample: Option<usize>,
+        /// Requests in flight at once (1 = one at a time).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Ask the model again even when an identical request has a cached answer.
+        #[arg(long)]
+        no_cache: bool,
+        /// Override a setting: `-e job.seed=7`.
+        #[arg(short = 'e', long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// The agent library.
     Agents {
         #[command(subcommand)]
@@ -268,6 +291,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..settings::ReportsJob::new(tickers)
             };
             jobs::run(base.with_job(JobSettings::ReportsJob(job))).await.context("report run failed")
+        }
+        Command::Eval { file, variants, limit, sample, concurrency, no_cache, overrides } => {
+            let files: Vec<PathBuf> = cli.config.into_iter().chain(std::iter::once(file.clone())).collect();
+            let mut settings = ConfigSources::new(files)
+                .with_overrides(overrides)
+                .load()
+                .context("invalid configuration")?;
+            let JobSettings::EvaluationJob(job) = &mut settings.job else {
+                anyhow::bail!("`{}` is a {}, not an EvaluationJob", file.display(), settings.job.kind());
+            };
+            if !variants.is_empty() {
+                job.only = variants;
+            }
+            if limit.is_some() {
+                job.limit = limit;
+            }
+            if sample.is_some() {
+                job.sample = sample;
+            }
+            if let Some(c) = concurrency {
+                job.concurrency = c;
+            }
+            if no_cache {
+                job.cache = false;
+            }
+            jobs::run(settings).await.context("evaluation failed")
         }
         Command::Agents { command: agents::AgentsCommand::List { agents_dir, prompts_dir } } => {
             let base = base_settings(&cli.config)?;

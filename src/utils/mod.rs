@@ -1,5 +1,6 @@
 //! Small shared utilities.
 
+pub mod files;
 pub mod progress;
 pub mod signers;
 pub mod splitters;

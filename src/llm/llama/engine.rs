@@ -34,6 +34,8 @@ pub struct EngineConfig {
     /// Most tokens per decode step.
     pub batch: u32,
     pub threads: u32,
+    /// Reuse a sequence's cached prompt prefix for the next request.
+    pub prompt_cache: bool,
 }
 
 /// A request as the engine sees it: messages already flattened to template roles.
@@ -198,6 +200,8 @@ fn engine_thread(
         template,
         ctx: &mut ctx,
         slots: (0..slots).map(|_| None).collect(),
+        cached: (0..slots).map(|_| Vec::new()).collect(),
+        prompt_cache: config.prompt_cache,
         admitted: 0,
         batch_size: config.batch.max(slots) as usize,
         context: config.context,
@@ -236,6 +240,10 @@ struct Scheduler<'m, 'c> {
     template: llama_cpp_2::model::LlamaChatTemplate,
     ctx: &'c mut LlamaContext<'m>,
     slots: Vec<Option<Slot>>,
+    /// The prompt tokens whose keys and values each sequence holds (kept after a request ends,
+    /// so the next prompt sharing a prefix with them skips prefilling it).
+    cached: Vec<Vec<LlamaToken>>,
+    prompt_cache: bool,
     /// Tickets handed out so far.
     admitted: u64,
     batch_size: usize,
@@ -247,7 +255,7 @@ impl Scheduler<'_, '_> {
         let mut batch = LlamaBatch::new(self.batch_size, 1);
         loop {
             // Admit new jobs into free slots; block when there is nothing to do.
-            while let Some(free) = self.slots.iter().position(Option::is_none) {
+            while self.slots.iter().any(Option::is_none) {
                 let idle = self.slots.iter().all(Option::is_none);
                 let job = if idle {
                     match jobs.recv() {
@@ -267,7 +275,7 @@ impl Scheduler<'_, '_> {
                     }
                 };
                 if let Some(slot) = self.admit(job) {
-                    self.slots[free] = Some(slot);
+                    self.place(slot);
                 }
             }
             self.drop_cancelled();
@@ -383,6 +391,29 @@ impl Scheduler<'_, '_> {
 
     fn clear_seq(&mut self, seq: usize) {
         let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+        self.cached[seq].clear();
+    }
+
+    /// Put an admitted request in the free sequence whose cached prompt shares the longest
+    /// prefix with it, keep that prefix's keys and values and drop the rest: only the new
+    /// tokens are prefilled (at least the last one, whose logits start generation).
+    fn place(&mut self, mut slot: Slot) {
+        let free = (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+        let best = free
+            .map(|i| (common_prefix(&self.cached[i], &slot.prompt), i))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((shared, seq)) = best else { return };
+        let keep = if self.prompt_cache { shared.min(slot.prompt.len().saturating_sub(1)) } else { 0 };
+        let trimmed = keep > 0
+            && matches!(self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(keep as u32), None), Ok(true));
+        if trimmed {
+            slot.prefilled = keep;
+            slot.pos = keep as i32;
+        } else {
+            self.clear_seq(seq);
+        }
+        self.cached[seq] = slot.prompt.clone();
+        self.slots[seq] = Some(slot);
     }
 
     /// One decode step over every active slot.
@@ -434,15 +465,20 @@ impl Scheduler<'_, '_> {
                 advance(self.model, slot, token)
             };
             if let Some(reason) = finished {
+                // The sequence's cache stays for the next prompt with the same prefix.
                 if let Some(slot) = self.slots[seq].take() {
                     let _ =
                         slot.events.send(EngineEvent::Finished { reason, completion_tokens: slot.generated });
                 }
-                self.clear_seq(seq);
             }
         }
         Ok(())
     }
+}
+
+/// Length of the common prefix of two token lists.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Take one sampled token: emit its text, decide whether the sequence is finished.
