@@ -402,7 +402,14 @@ impl Scheduler<'_, '_> {
         let best = free
             .map(|i| (common_prefix(&self.cached[i], &slot.prompt), i))
             .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        let Some((shared, seq)) = best else { return };
+        let Some((shared, seq)) = best else {
+            // Callers admit only while a sequence is free; never drop a request silently.
+            let _ = slot.events.send(EngineEvent::Failed(LlmError::Provider {
+                provider: "llama".into(),
+                reason: "no free sequence for the request".into(),
+            }));
+            return;
+        };
         let keep = if self.prompt_cache { shared.min(slot.prompt.len().saturating_sub(1)) } else { 0 };
         let trimmed = keep > 0
             && matches!(self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(keep as u32), None), Ok(true));
