@@ -3,7 +3,7 @@
 //! latency. Each answer is written (temp file + rename) as soon as it arrives, so an interrupted
 //! run resumes where it stopped and a matrix with one new variant computes only that variant.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,15 +54,10 @@ impl AnswerCache {
     /// Store an answer atomically.
     pub fn put(&self, key: &str, answer: &CachedAnswer) -> Result<(), EvalError> {
         let path = self.path(key);
-        let write = |path: &Path| -> std::io::Result<()> {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            serde_json::to_writer(&mut tmp, answer).map_err(std::io::Error::other)?;
-            tmp.persist(path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write(&path).map_err(|source| EvalError::Write { path, source })
+        serde_json::to_vec(answer)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::utils::files::write_atomic(&path, &bytes))
+            .map_err(|source| EvalError::Write { path, source })
     }
 }
 

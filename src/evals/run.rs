@@ -2,7 +2,7 @@
 //! `concurrency` at a time through the model layer (the local engine batches them), answers
 //! cached by content, each parsed and scored against the gold answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -647,18 +647,6 @@ async fn call(answerer: &Answerer, request: ChatRequest) -> Result<CachedAnswer,
             }
         }
     }
-}
-
-/// Distinct labels of a classification task's gold answers, in first-seen order.
-pub fn gold_labels(results: &[ItemResult]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    results
-        .iter()
-        .filter_map(|r| match &r.gold {
-            Answer::Label(l) if seen.insert(l.clone()) => Some(l.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]

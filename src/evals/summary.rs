@@ -2,12 +2,12 @@
 //! cost; a bootstrap interval of the main metric and a paired comparison with the baseline on
 //! the same resampled items. A variant whose difference interval lies below zero regressed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::parse::{Answer, ParserSpec};
-use super::run::{ItemResult, gold_labels};
+use super::run::ItemResult;
 use super::task::{Metric, TaskSpec, Variant, VariantSpec};
 use crate::core::metrics::{self, Interval, PairedDiff};
 use crate::settings::EvaluationJob;
@@ -106,12 +106,13 @@ pub fn summarize(
     let by_variant =
         |name: &str| -> Vec<&ItemResult> { results.iter().filter(|r| r.variant == name).collect() };
     let base_items = by_variant(baseline);
+    let seen_labels = gold_labels(results);
     let mut out = Vec::new();
     for variant in variants {
         let items = by_variant(&variant.name);
         let labels = match parsers.get(&variant.name) {
             Some(ParserSpec::Label { labels, .. }) => labels.clone(),
-            _ => gold_labels(results),
+            _ => seen_labels.clone(),
         };
         let n = items.len();
         let all: Vec<usize> = (0..n).collect();
@@ -234,6 +235,18 @@ pub fn value(metric: Metric, items: &[&ItemResult], idx: &[usize], labels: &[Str
             })
         }
     }
+}
+
+/// Distinct labels of a classification task's gold answers, in first-seen order.
+fn gold_labels(results: &[ItemResult]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    results
+        .iter()
+        .filter_map(|r| match &r.gold {
+            Answer::Label(l) if seen.insert(l.clone()) => Some(l.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn label_of(a: &Answer) -> String {

@@ -132,13 +132,10 @@ impl LocalTracker {
     }
 
     fn write_json(&self, path: &Path, value: &impl Serialize) -> Result<(), TrackingError> {
-        let io = |source| TrackingError::Io { path: path.to_path_buf(), source };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        serde_json::to_writer_pretty(&mut tmp, value).map_err(|e| io(std::io::Error::other(e)))?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        serde_json::to_vec_pretty(value)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::utils::files::write_atomic(path, &bytes))
+            .map_err(|source| TrackingError::Io { path: path.to_path_buf(), source })
     }
 }
 
