@@ -256,3 +256,44 @@ fn an_agent_variant_answers_through_the_agent_runtime() {
     let log = std::fs::read_to_string(runs[0].join("log.jsonl")).expect("log");
     assert!(log.contains("\"agent\":\"market_analyst\""), "{log}");
 }
+
+#[path = "common/peer.rs"]
+mod peer;
+
+#[cfg(feature = "openai")]
+#[test]
+fn a_hosted_variant_is_scored_through_an_openai_compatible_server() {
+    let test = "a_hosted_variant_is_scored_through_an_openai_compatible_server";
+    let Some(url) = peer::peer_url(test) else { return };
+    let home = fresh_home();
+    let out = tempfile::tempdir().expect("out");
+    // A profile for the third-party server (llama-cpp-python), crossed with the task's prompt.
+    let o = eval(
+        home.path(),
+        out.path(),
+        "fpb",
+        "sentiment_sample.txt",
+        &[
+            "--limit",
+            "3",
+            "-e",
+            "profiles.hosted.provider=\"openai\"",
+            "-e",
+            &format!("profiles.hosted.model=\"{}\"", peer::peer_model()),
+            "-e",
+            &format!("profiles.hosted.base_url=\"{url}\""),
+            "-e",
+            "profiles.hosted.api_key_env=\"BULLPEN_PEER_API_KEY\"",
+            "-e",
+            "job.matrix.profiles=[\"hosted\"]",
+            "-e",
+            "job.prices.hosted={input_per_mtok=1.0, output_per_mtok=2.0}",
+            "--variants",
+            "zero-shot,v1·hosted·k0",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = check_run(&run_dir(out.path(), "fpb"), &["zero-shot", "v1·hosted·k0"], 3);
+    let hosted = &summary["summary"]["variants"][1];
+    assert!(hosted["cost_usd"].as_f64().is_some_and(|c| c > 0.0), "priced: {hosted}");
+}
